@@ -1,0 +1,1 @@
+"""Your work: stubs generated from solutions/ by `nox -s stubs`."""

@@ -1,0 +1,17 @@
+"""The torch-katas grading harness.
+
+Two halves, kept apart on purpose:
+
+* the trusted parent (`grader.cli`, `grader.runner`, `grader.report`, `grader.catalog`)
+  uses the standard library only, never imports torch or learner code, and survives
+  whatever the learner's code does;
+* the pytest child (`grader.plugin`, `grader.target`, `grader.checks`, `grader.variants`)
+  imports the target tree, runs the tests and streams one result per test back.
+
+Tests use `kata`, `target_module` and the helpers in `grader.checks`.
+"""
+
+from grader.catalog import kata
+from grader.target import target_module
+
+__all__ = ["kata", "target_module"]

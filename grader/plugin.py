@@ -1,0 +1,497 @@
+"""The pytest half of the grader: kata marks, target imports, isolation and results.
+
+Loaded for every pytest run of this project (`addopts = -p grader.plugin`). On its own
+it makes plain `pytest` safe against learner code; with `--kata-events` it also
+streams one JSON line per event to a file that the trusted parent (`grader.runner`)
+reads, which is how `nox -s grade` survives a child that hangs or dies.
+
+Per test, in order:
+1. the kata's target module is imported (an import that fails, hangs, exits or
+   interrupts costs the tests of that module, nothing else);
+2. global state is reset: default dtype and device, grad mode, anomaly mode,
+   thread count, seeds, cwd;
+3. the test runs under a time limit (SIGALRM where there is one);
+4. escapes from learner code (`sys.exit`, `KeyboardInterrupt`, `pytest.skip`,
+   `pytest.exit`) become ordinary errors of that test;
+5. the outcome is classified as passed, failed, not_started, error or timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from _pytest.outcomes import Exit, OutcomeException, Skipped
+from _pytest.runner import runtestprotocol
+
+from grader import catalog, target
+from grader.catalog import ROOT
+
+DEFAULT_TIMEOUT = 10.0  # seconds a test may take unless its kata mark says otherwise
+MESSAGE_CAP = 3000  # characters of a message kept for the report
+STATUS_ORDER = ("passed", "failed", "not_started", "error", "timeout")
+
+
+class KataTimeout(BaseException):
+    """Raised inside a test that ran past its time limit (not an Exception, so that
+    `except Exception` in learner code cannot swallow it)."""
+
+
+class LearnerEscape(Exception):
+    """Learner code tried to end the process, interrupt it, or skip its own test."""
+
+
+class GlobalStateChanged(AssertionError):
+    """Learner code left a global torch setting changed."""
+
+
+@dataclass
+class State:
+    events: int | None = None  # fd of the event stream, in child mode
+    skip: set[str] = field(default_factory=set)
+    timeout: float = DEFAULT_TIMEOUT
+    variants_out: Path | None = None
+    diagnose: bool = False
+    kata_of: dict[str, str] = field(default_factory=dict)  # nodeid → kata id
+    reports: dict[str, list] = field(default_factory=dict)
+    timed_out: set[str] = field(default_factory=set)  # katas with a test that timed out
+    diagnosed: set[str] = field(default_factory=set)
+    variant_results: dict[str, dict] = field(default_factory=dict)
+    baseline: dict = field(default_factory=dict)
+
+    def emit(self, **event) -> None:
+        if self.events is not None:
+            os.write(self.events, (json.dumps(event) + "\n").encode())
+
+
+STATE = pytest.StashKey[State]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("katas", "torch-katas grading")
+    group.addoption("--kata-events", help="append one JSON line per event to this file")
+    group.addoption("--kata-skip", help="file of test ids already graded, one a line")
+    group.addoption("--kata-timeout", type=float, help="seconds a test may take (default 10)")
+    group.addoption(
+        "--kata-variants",
+        help="run every test again with each known mistake and "
+        "alternative of its kata patched in, and write the outcomes to this JSON file",
+    )
+    group.addoption(
+        "--kata-diagnose",
+        action="store_true",
+        help="on a kata's first failure, say which known mistake gives the same failure",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "kata(name, hint=''): the test grades kata <sprint>.<module>.<name>"
+    )
+    config.addinivalue_line("markers", "kata_timeout(seconds): a longer time limit")
+    state = State()
+    if config.getoption("kata_events"):
+        state.events = os.open(config.getoption("kata_events"), os.O_WRONLY | os.O_APPEND)
+        state.diagnose = True
+    if config.getoption("kata_diagnose"):
+        state.diagnose = True
+    if config.getoption("kata_skip"):
+        state.skip = set(Path(config.getoption("kata_skip")).read_text().split("\n")) - {""}
+    timeout = config.getoption("kata_timeout") or os.environ.get("KATA_TIMEOUT")
+    if timeout:
+        state.timeout = float(timeout)
+    if config.getoption("kata_variants"):
+        state.variants_out = Path(config.getoption("kata_variants"))
+    config.stash[STATE] = state
+
+
+# --- collection -------------------------------------------------------------------
+
+
+def kata_id(item) -> str | None:
+    return item.config.stash[STATE].kata_of.get(item.nodeid)
+
+
+def _time_limit(item) -> float:
+    mark = item.get_closest_marker("kata_timeout")
+    return float(mark.args[0]) if mark else item.config.stash[STATE].timeout
+
+
+def pytest_collection_modifyitems(session, config, items):
+    state = config.stash[STATE]
+    known: dict[str, set[str]] = {}
+    keep, dropped = [], []
+    select = [s for s in os.environ.get("KATA_SELECT", "").split(",") if s]
+    for item in items:
+        module_id = catalog.module_id_for_test_file(Path(item.path))
+        if module_id is None:
+            keep.append(item)
+            continue
+        mark = item.get_closest_marker("kata")
+        if mark is None or not mark.args:
+            raise pytest.UsageError(f"{item.nodeid}: every graded test needs @kata('<name>')")
+        sprint = module_id.split(".")[0]
+        if sprint not in known:
+            known[sprint] = {k.id for k in catalog.katas(sprint)}
+        kid = f"{module_id}.{mark.args[0]}"
+        if kid not in known[sprint]:
+            raise pytest.UsageError(f"{item.nodeid}: {kid} is not a kata in solutions/")
+        state.kata_of[item.nodeid] = kid
+        chosen = not select or any(kid == s or kid.startswith(s + ".") for s in select)
+        (dropped if item.nodeid in state.skip or not chosen else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+    state.emit(
+        e="collected",
+        tests=[
+            {
+                "id": item.nodeid,
+                "kata": state.kata_of.get(item.nodeid),
+                "timeout": _time_limit(item),
+                "hint": (
+                    item.get_closest_marker("kata").kwargs.get("hint", "")
+                    if item.nodeid in state.kata_of
+                    else ""
+                ),
+            }
+            for item in items
+        ],
+    )
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        path = Path(str(report.fspath)) if report.fspath else None
+        module_id = catalog.module_id_for_test_file(path) if path else None
+        state = _state_of_session()
+        if state is not None:
+            state.emit(
+                e="collect_error",
+                module=module_id,
+                path=str(report.fspath),
+                message=_cap(str(report.longrepr)),
+            )
+
+
+_CONFIG = None
+
+
+def pytest_sessionstart(session):
+    global _CONFIG
+    _CONFIG = session.config
+
+
+def _state_of_session() -> State | None:
+    return _CONFIG.stash[STATE] if _CONFIG is not None else None
+
+
+def pytest_collection_finish(session):
+    state = session.config.stash[STATE]
+    torch = sys.modules.get("torch")
+    if torch is not None:  # take the baseline before any learner code has run
+        state.baseline = {
+            "threads": torch.get_num_threads(),
+            "cwd": os.getcwd(),
+            "recursion": sys.getrecursionlimit(),
+        }
+
+
+# --- running ------------------------------------------------------------------------
+
+
+def reset_globals(state: State) -> None:
+    """Put every global setting a kata might touch back to its canonical value."""
+    random.seed(0)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(0)
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    torch.set_default_dtype(torch.float32)
+    torch.set_default_device(None)
+    torch.set_grad_enabled(True)
+    torch.autograd.set_detect_anomaly(False)
+    if torch.are_deterministic_algorithms_enabled():  # the setter costs ~2 s on first use
+        torch.use_deterministic_algorithms(False)
+    torch.manual_seed(0)
+    base = state.baseline
+    if base:
+        if torch.get_num_threads() != base["threads"]:
+            torch.set_num_threads(base["threads"])
+        if os.getcwd() != base["cwd"]:
+            os.chdir(base["cwd"])
+        sys.setrecursionlimit(base["recursion"])
+
+
+def _check_globals_untouched(kid: str) -> None:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    if torch.get_default_dtype() != torch.float32:
+        raise GlobalStateChanged(
+            f"{kid} left the default dtype set to {torch.get_default_dtype()}: a kata must not "
+            "change global settings (torch.set_default_dtype); pass dtype= where you need one"
+        )
+    if not torch.is_grad_enabled():
+        raise GlobalStateChanged(
+            f"{kid} left gradient recording switched off: use `with torch.no_grad():` "
+            "so that it is switched back on when the block ends"
+        )
+
+
+class _Alarm:
+    """A SIGALRM time limit for the current test, where the platform has one."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.usable = hasattr(signal, "setitimer") and (
+            threading.current_thread() is threading.main_thread()
+        )
+
+    def _fire(self, signum, frame):
+        raise KataTimeout(f"ran past the time limit of {self.seconds:g} s")
+
+    def __enter__(self):
+        if self.usable:
+            self.previous = signal.signal(signal.SIGALRM, self._fire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.usable:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def _from_target(excinfo_or_exc) -> bool:
+    """Whether a traceback passes through the target tree (learner or reference code)."""
+    tb = getattr(excinfo_or_exc, "__traceback__", None)
+    folder = str(target.target_root() / target.target_name())
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(folder):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _escape(exc: BaseException, kid: str, where: str) -> LearnerEscape | None:
+    """The error to report instead of an exception that would end or skip the run."""
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r})"
+    elif isinstance(exc, KeyboardInterrupt):
+        what = "raised KeyboardInterrupt"
+    elif isinstance(exc, Exit):
+        what = "called pytest.exit()"
+    elif isinstance(exc, OutcomeException) and _from_target(exc):
+        what = f"called pytest.{'skip' if isinstance(exc, Skipped) else 'fail/xfail'}()"
+    else:
+        return None
+    return LearnerEscape(
+        f"{kid}: the code {what} {where}; a kata must return or raise an ordinary exception"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    kid = kata_id(item)
+    state = item.config.stash[STATE]
+    if kid is not None:
+        module_id = kid.rsplit(".", 1)[0]
+        try:
+            target.load(module_id)
+        except KataTimeout:
+            raise
+        except BaseException as exc:
+            escape = _escape(exc, kid, f"while {target.display_path(module_id)} was imported")
+            if escape is not None:
+                raise escape from None
+            raise
+    reset_globals(state)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item):
+    kid = kata_id(item)
+    try:
+        result = yield
+    except KataTimeout:
+        raise
+    except BaseException as exc:
+        escape = _escape(exc, kid or item.nodeid, "during the test") if kid else None
+        if escape is not None:
+            raise escape from None
+        raise
+    if kid is not None:
+        _check_globals_untouched(kid)
+    return result
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        reset_globals(item.config.stash[STATE])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    kid = kata_id(item)
+    report.kata_status, report.kata_message = classify(kid, call.excinfo)
+    return report
+
+
+def classify(kid: str | None, excinfo) -> tuple[str, str]:
+    """(status, message) for one phase of one test."""
+    if excinfo is None:
+        return "passed", ""
+    exc = excinfo.value
+    if isinstance(exc, KataTimeout) or isinstance(exc.__cause__, KataTimeout):
+        return "timeout", f"{kid or 'the test'} {exc}"
+    if isinstance(exc, NotImplementedError) and exc.args:
+        raised_for = str(exc.args[0])
+        if raised_for == kid:
+            return "not_started", (
+                f"{kid} still raises NotImplementedError: write it in "
+                f"{target.display_path(kid.rsplit('.', 1)[0])}"
+            )
+        if raised_for.startswith("sprint"):
+            return "error", (
+                f"{kid} needs {raised_for}, which is not done yet (it still raises "
+                "NotImplementedError): do that kata first"
+            )
+    if isinstance(exc, AssertionError):
+        return "failed", _cap(str(exc) or "assertion failed")
+    where = _learner_frame(excinfo)
+    return "error", _cap(f"{type(exc).__name__}: {exc}{where}")
+
+
+def _learner_frame(excinfo) -> str:
+    """'  (at exercises/sprint1/tensors.py:12 in split_heads)' for the deepest target frame."""
+    folder = str(target.target_root())
+    last = None
+    for entry in excinfo.traceback:
+        if str(entry.path).startswith(folder) and "/tests/" not in str(entry.path):
+            last = entry
+    if last is None:
+        return ""
+    try:
+        shown = Path(str(last.path)).relative_to(folder)
+    except ValueError:
+        shown = last.path
+    return f"\n  at {shown}:{last.lineno + 1} in {last.name}"
+
+
+def _cap(message: str) -> str:
+    if len(message) <= MESSAGE_CAP:
+        return message
+    return message[:MESSAGE_CAP] + f"\n… ({len(message) - MESSAGE_CAP} more characters cut)"
+
+
+def summarize(reports) -> tuple[str, str]:
+    """The status and message of a test from the reports of its phases."""
+    for report in reports:
+        status = getattr(report, "kata_status", "passed" if report.passed else "error")
+        if report.skipped and status != "timeout":
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            return "skipped", str(reason)
+        if status != "passed":
+            return status, getattr(report, "kata_message", "") or str(report.longrepr)
+    return "passed", ""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    state = item.config.stash[STATE]
+    kid = kata_id(item)
+    state.emit(e="start", id=item.nodeid)
+    if kid in state.timed_out:
+        state.emit(
+            e="result",
+            id=item.nodeid,
+            status="timeout",
+            message=f"{kid}: not run, an earlier test of this kata timed out",
+        )
+        return True
+    if state.variants_out is not None and kid is not None:
+        _run_variants(item, nextitem, kid, state)
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    with _Alarm(_time_limit(item)):
+        reports = runtestprotocol(item, nextitem=nextitem, log=True)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    status, message = summarize(reports)
+    if status == "timeout" and kid:
+        state.timed_out.add(kid)
+    if status in ("failed", "error") and kid and state.diagnose and kid not in state.diagnosed:
+        state.diagnosed.add(kid)
+        known = _diagnose(item, nextitem, kid, message)
+        if known:
+            message = _cap(f"{message}\n\nThis is exactly what a known mistake gives: {known}")
+    state.emit(e="result", id=item.nodeid, kata=kid, status=status, message=message)
+    return True
+
+
+def _run_variant(item, nextitem, variant) -> tuple[str, str]:
+    module = target.load(variant.kata.rsplit(".", 1)[0])
+    name = variant.kata.rsplit(".", 1)[1]
+    original = getattr(module, name)
+    setattr(module, name, variant.obj)
+    try:
+        with _Alarm(_time_limit(item)):
+            return summarize(runtestprotocol(item, nextitem=nextitem, log=False))
+    finally:
+        setattr(module, name, original)
+
+
+def _run_variants(item, nextitem, kid, state) -> None:
+    from grader import variants
+
+    for variant in variants.for_kata(kid):
+        status, message = _run_variant(item, nextitem, variant)
+        entry = state.variant_results.setdefault(
+            variant.id, {"kata": kid, "kind": variant.kind, "tests": {}}
+        )
+        entry["tests"][item.nodeid] = {"status": status, "message": message[:500]}
+
+
+def _diagnose(item, nextitem, kid, message) -> str | None:
+    """The description of a known mistake whose run fails this test the same way."""
+    from grader import variants
+
+    try:
+        mistakes = [v for v in variants.for_kata(kid) if v.kind == "mistake"]
+    except Exception:
+        return None
+    started = time.monotonic()
+    for variant in mistakes:
+        if time.monotonic() - started > 5:
+            break
+        try:
+            _, theirs = _run_variant(item, nextitem, variant)
+        except Exception:
+            continue
+        if theirs == message:
+            return variant.description
+    return None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    state = session.config.stash[STATE]
+    if state.variants_out is not None:
+        state.variants_out.write_text(json.dumps(state.variant_results, indent=1))
+    state.emit(e="done")
+
+
+__all__ = ["ROOT", "KataTimeout", "classify", "reset_globals"]

@@ -1,0 +1,251 @@
+"""The trusted parent: runs pytest in a child and survives whatever the child does.
+
+The child streams JSON lines (see grader.plugin) to a file. The parent reads them as
+they come. If the child hangs past a test's time limit, or dies, the parent records
+that test, kills the child's whole process group, and starts a new child for the
+tests that are left. In the normal case that is one child and one torch import.
+
+Only the standard library is imported here: no torch, no learner code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.catalog import ROOT
+
+POLL = 0.02  # seconds between reads of the event file
+GRACE = 3.0  # seconds past a test's own limit (the child's SIGALRM) before a kill
+COLLECT_LIMIT = 300.0  # seconds for a child to import torch and collect
+STDERR_TAIL = 1500  # characters of a dead child's stderr kept for the message
+
+
+@dataclass
+class TestResult:
+    id: str
+    kata: str | None
+    status: str
+    message: str = ""
+
+
+@dataclass
+class Outcome:
+    tests: dict[str, dict] = field(default_factory=dict)  # nodeid → collected info
+    results: dict[str, TestResult] = field(default_factory=dict)
+    collect_errors: list[dict] = field(default_factory=list)
+    fatal: str = ""  # set when no child could even collect
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - STDERR_TAIL))
+            return f.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def run(
+    paths: list[str],
+    target: str,
+    *,
+    timeout: float | None = None,
+    extra_env: dict[str, str] | None = None,
+    progress=None,
+) -> Outcome:
+    """Grade the tests under `paths` against `target`; returns what every test did."""
+    outcome = Outcome()
+    env = dict(
+        os.environ,
+        KATA_TARGET=target,
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        **(extra_env or {}),
+    )
+    with tempfile.TemporaryDirectory(prefix="kata-") as tmp:
+        tmpdir = Path(tmp)
+        attempt = 0
+        while True:
+            attempt += 1
+            events = tmpdir / f"events-{attempt}.jsonl"
+            events.touch()
+            stderr_path = tmpdir / f"stderr-{attempt}.txt"
+            skip = tmpdir / f"skip-{attempt}.txt"
+            skip.write_text("\n".join(outcome.results))
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                *paths,
+                "-q",
+                "--tb=no",
+                "-p",
+                "no:warnings",
+                "--kata-events",
+                str(events),
+                "--kata-skip",
+                str(skip),
+            ]
+            if timeout:
+                cmd += ["--kata-timeout", str(timeout)]
+            before = len(outcome.results)
+            with open(stderr_path, "wb") as stderr:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    start_new_session=True,
+                )
+                try:
+                    finished = _follow(proc, events, outcome, progress)
+                finally:
+                    if proc.poll() is None:
+                        _kill(proc)
+            if finished:
+                break
+            if not outcome.tests and not outcome.results:
+                outcome.fatal = (
+                    f"the test process ended before it collected any test "
+                    f"(exit code {proc.returncode}):\n{_tail(stderr_path)}"
+                )
+                break
+            left = [t for t in outcome.tests if t not in outcome.results]
+            if not left:
+                break
+            if len(outcome.results) == before or attempt > len(outcome.tests) + 2:
+                for test_id in left:  # no progress: do not loop forever
+                    outcome.results[test_id] = TestResult(
+                        test_id,
+                        outcome.tests[test_id].get("kata"),
+                        "error",
+                        f"not run: the test process kept dying:\n{_tail(stderr_path)}",
+                    )
+                break
+    return outcome
+
+
+def _follow(proc, events: Path, outcome: Outcome, progress) -> bool:
+    """Read events until the child is done (True) or had to be stopped (False)."""
+    current: str | None = None
+    started = time.monotonic()
+    collected = False
+    buffer = b""
+    with open(events, "rb") as stream:
+        while True:
+            code = proc.poll()  # before the read, so that the read sees all it wrote
+            chunk = stream.read()
+            if chunk:
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    event = _parse(line)
+                    kind = event.get("e")
+                    if kind == "collected":
+                        collected = True
+                        for test in event["tests"]:
+                            outcome.tests.setdefault(test["id"], test)
+                    elif kind == "collect_error":
+                        outcome.collect_errors.append(event)
+                    elif kind == "start":
+                        current, started = event["id"], time.monotonic()
+                    elif kind == "result":
+                        test = outcome.tests.get(event["id"], {})
+                        result = TestResult(
+                            event["id"], test.get("kata"), event["status"], event.get("message", "")
+                        )
+                        outcome.results[event["id"]] = result
+                        current = None
+                        if progress:
+                            progress(result)
+                    elif kind == "done":
+                        # a thread the learner left running is killed by the caller
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            proc.wait(timeout=GRACE)
+                        return True
+            if code is not None:
+                if current is not None:
+                    how = (
+                        f"was killed by {_signal_name(code)}"
+                        if code < 0
+                        else f"exited with code {code}"
+                    )
+                    _record_crash(outcome, current, how, progress)
+                return False
+            now = time.monotonic()
+            if current is not None:
+                limit = outcome.tests.get(current, {}).get("timeout", 10.0)
+                if now - started > limit + GRACE:
+                    _kill(proc)
+                    _record_timeout(outcome, current, limit, progress)
+                    return False
+            elif not collected and now - started > COLLECT_LIMIT:
+                _kill(proc)
+                return False
+            if not chunk:
+                time.sleep(POLL)
+
+
+def _parse(line: bytes) -> dict:
+    try:
+        event = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def _record_crash(outcome: Outcome, test_id: str, how: str, progress) -> None:
+    kata = outcome.tests.get(test_id, {}).get("kata")
+    message = (
+        f"{kata or test_id}: the test process {how} during this test. Does the code "
+        "call os._exit, or crash the interpreter? The other tests were run in a fresh "
+        "process."
+    )
+    result = TestResult(test_id, kata, "error", message)
+    outcome.results[test_id] = result
+    if progress:
+        progress(result)
+
+
+def _record_timeout(outcome: Outcome, test_id: str, limit: float, progress) -> None:
+    kata = outcome.tests.get(test_id, {}).get("kata")
+    result = TestResult(
+        test_id,
+        kata,
+        "timeout",
+        f"{kata or test_id} ran past the time limit of {limit:g} s and "
+        "had to be stopped (an endless loop?)",
+    )
+    outcome.results[test_id] = result
+    if progress:
+        progress(result)
+    for other, info in outcome.tests.items():  # the kata is timed out: skip its other tests
+        if other not in outcome.results and kata and info.get("kata") == kata:
+            outcome.results[other] = TestResult(
+                other, kata, "timeout", f"{kata}: not run, an earlier test of it timed out"
+            )

@@ -1,0 +1,162 @@
+"""Generate the learner's stubs in exercises/ from the reference in solutions/.
+
+The reference is the one source. A stub keeps the module as it is (docstring,
+imports, constants) and every public function, class and method with its
+signature and docstring, but its body becomes
+
+    raise NotImplementedError("sprint1.tensors.split_heads")
+
+naming the kata. Private helpers (`_name`) are dropped: the learner writes their own.
+
+    python -m grader.stubs            # write exercises/, keeping files a learner has edited
+    python -m grader.stubs --force    # overwrite even those
+    python -m grader.stubs --check    # exit 1 if a committed stub differs from the generator
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from grader.catalog import ROOT
+
+
+def _body_range(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int, int]:
+    """(first line to replace, last line, indent) of a function's body after its docstring."""
+    body = func.body
+    first = body[0]
+    has_doc = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+    start = first.end_lineno + 1 if has_doc else first.lineno
+    return start, func.end_lineno, first.col_offset
+
+
+def stub_source(source: str, module_id: str) -> str:
+    """The stub of a solution module's source; module_id is "sprint1.tensors"."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits: list[tuple[int, int, str]] = []  # (first line, last line, replacement), 1-based
+
+    def raise_line(indent: int, kata: str) -> str:
+        return " " * indent + f'raise NotImplementedError("{module_id}.{kata}")\n'
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.name.startswith("_"):
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                edits.append((start, node.end_lineno, ""))
+                continue
+            first, last, indent = _body_range(node)
+            edits.append((first, last, raise_line(indent, node.name)))
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    first, last, indent = _body_range(item)
+                    edits.append((first, last, raise_line(indent, node.name)))
+    for first, last, text in sorted(edits, reverse=True):
+        lines[first - 1 : last] = [text] if text else []
+    out = "".join(lines)
+    while "\n\n\n\n" in out:  # dropped helpers leave gaps
+        out = out.replace("\n\n\n\n", "\n\n\n")
+    return out.rstrip("\n") + "\n"
+
+
+def expected_tree(root: Path = ROOT) -> dict[Path, str]:
+    """Every file that exercises/ should hold, relative path → text."""
+    files: dict[Path, str] = {}
+    solutions = root / "solutions"
+    for path in sorted(solutions.rglob("*.py")):
+        rel = path.relative_to(solutions)
+        text = path.read_text()
+        if path.name == "__init__.py" and rel.parent == Path("."):
+            text = '"""Your work: stubs generated from solutions/ by `nox -s stubs`."""\n'
+        elif path.name != "__init__.py":
+            text = stub_source(text, ".".join(rel.with_suffix("").parts))
+        files[rel] = text
+    return files
+
+
+def is_pristine(text: str, module_id: str) -> bool:
+    """Whether an exercise file still holds only stubs (no learner code in any kata)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return False
+    for node in tree.body:
+        funcs = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            funcs = [node]
+        elif isinstance(node, ast.ClassDef):
+            funcs = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for func in funcs:
+            body = [
+                n
+                for n in func.body
+                if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            ]
+            if len(body) != 1 or not isinstance(body[0], ast.Raise):
+                return False
+    return True
+
+
+def drift(root: Path = ROOT) -> list[str]:
+    """The exercise files that differ from what the generator gives, or should not exist."""
+    want = expected_tree(root)
+    exercises = root / "exercises"
+    problems = []
+    for rel, text in want.items():
+        path = exercises / rel
+        if not path.exists():
+            problems.append(f"exercises/{rel} is missing")
+        elif path.read_text() != text:
+            problems.append(f"exercises/{rel} differs from the stub generated from solutions/{rel}")
+    for path in sorted(exercises.rglob("*.py")) if exercises.exists() else []:
+        if path.relative_to(exercises) not in want:
+            problems.append(f"exercises/{path.relative_to(exercises)} has no solution")
+    return problems
+
+
+def write(root: Path = ROOT, force: bool = False) -> list[str]:
+    """Write the stubs; returns what was done, a line a file."""
+    done = []
+    exercises = root / "exercises"
+    for rel, text in expected_tree(root).items():
+        path = exercises / rel
+        if path.exists() and path.read_text() == text:
+            continue
+        module_id = ".".join(rel.with_suffix("").parts)
+        if path.exists() and not force and not is_pristine(path.read_text(), module_id):
+            done.append(f"kept    exercises/{rel} (it holds your work; --force overwrites it)")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        done.append(f"wrote   exercises/{rel}")
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.stubs", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--check", action="store_true", help="report drift, write nothing")
+    parser.add_argument("--force", action="store_true", help="overwrite edited exercise files")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = drift()
+        for line in problems:
+            print(line)
+        return 1 if problems else 0
+    for line in write(force=args.force):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["drift", "stub_source", "write"]

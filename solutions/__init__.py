@@ -1,0 +1,1 @@
+"""The reference solutions. `exercises/` is generated from this tree by `nox -s stubs`."""

@@ -120,6 +120,8 @@ class _LazyModule:
         self._module_id = module_id
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # pytest's collection probes objects (`__test__`, ...):
+            raise AttributeError(name)  # that must never import learner code
         module = load(self._module_id)
         try:
             return getattr(module, name)

@@ -16,28 +16,37 @@ def init_params(
     """Parameters for a 2-layer MLP, as float32 leaf tensors that require grad.
 
     Keys: W1 (n_in, n_hidden), b1 (n_hidden,), W2 (n_hidden, n_out), b2 (n_out,).
-    Weights are drawn from N(0, 2 / fan_in) (He init, fan_in = the rows of W), biases
-    are zero. Draw from `generator` when given (same seed, same weights), else from
-    the global RNG.
+    Weights are drawn from a normal N(0, 2 / fan_in) (He init; fan_in = the rows of W:
+    n_in for W1, n_hidden for W2), biases are zero. Draw from `generator` when given
+    (same seed, same weights; the global RNG untouched), else from the global RNG.
     """
     raise NotImplementedError("sprint1.first_network.init_params")
 
 
 def forward(x: Tensor, params: dict[str, Tensor]) -> Tensor:
-    """relu(x @ W1 + b1) @ W2 + b2: x (N, n_in) → logits (N, n_out)."""
+    """relu(x @ W1 + b1) @ W2 + b2: x (N, n_in) → logits (N, n_out), in the params' dtype.
+
+    Keeps the autograd graph (loss.backward() must reach the params); x and params are
+    left unchanged.
+    """
     raise NotImplementedError("sprint1.first_network.forward")
 
 
 def count_params(params: dict[str, Tensor]) -> int:
-    """The number of scalars in all the tensors of `params`, as an int."""
+    """The number of scalars in all the tensors of `params`, as a Python int.
+
+    Every tensor counts, whether or not it requires grad; a 0-d tensor is one scalar;
+    an empty dict has 0.
+    """
     raise NotImplementedError("sprint1.first_network.count_params")
 
 
 def sgd_step(params: dict[str, Tensor], lr: float) -> None:
     """p ← p − lr·p.grad for every tensor, in place and outside the autograd graph.
 
-    Afterwards every gradient is cleared (None or zeros). The tensors stay the same
-    objects and keep requires_grad=True. Returns None.
+    Works for any keys. Afterwards every gradient is cleared (None or zeros). The tensors
+    stay the same objects, in the same memory, and stay leaves with requires_grad=True.
+    Returns None.
     """
     raise NotImplementedError("sprint1.first_network.sgd_step")
 
@@ -47,11 +56,13 @@ def train_xor(
 ) -> tuple[dict[str, Tensor], list[float]]:
     """Train a 2→8→1 network on the four XOR points; return (params, losses).
 
-    Full-batch gradient descent with `sgd_step`, binary cross-entropy on the logits
-    (`F.binary_cross_entropy_with_logits`), parameters from `init_params` with a
-    torch.Generator seeded with `seed`. `losses` holds the loss of every step as a
-    Python float (len == steps). The same seed gives the same run; the global RNG is
-    not touched. With the defaults the last loss is below 0.05 and all four points
-    are classified right (logit > 0 ⇔ label 1).
+    Full-batch gradient descent with `sgd_step`, the mean binary cross-entropy on the
+    logits over the four points (`F.binary_cross_entropy_with_logits`), parameters from
+    `init_params` with a torch.Generator seeded with `seed`. `losses` is a list of
+    Python floats, one a step (len == steps): losses[k] is the loss at the parameters
+    before step k's update. steps == 0 returns the initial parameters and [].
+    The same seed gives the same run; the global RNG is not touched. With the defaults
+    the last loss is below 0.05 and all four points are classified right
+    (logit > 0 ⇔ label 1).
     """
     raise NotImplementedError("sprint1.first_network.train_xor")

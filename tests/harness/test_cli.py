@@ -1,0 +1,158 @@
+"""The command line, the scorecard and the JSON report."""
+
+import subprocess
+import sys
+
+import pytest
+
+from grader import catalog, cli, report, runner
+from grader.catalog import ROOT
+from tests.harness.conftest import grade
+
+# The syllabus is the public interface: these ids must exist, spelt exactly so.
+SYLLABUS = {
+    "sprint1": [
+        "tensors.arange_grid",
+        "tensors.channels_last",
+        "tensors.flatten_batch",
+        "tensors.split_heads",
+        "tensors.merge_heads",
+        "tensors.pairwise_sq_dists",
+        "tensors.masked_mean",
+        "tensors.gather_rows",
+        "tensors.to_device",
+        "tensors.pick_device",
+        "autograd.derivative",
+        "autograd.gradient",
+        "autograd.minimize",
+        "autograd.mse_grads",
+        "autograd.mse_grads_by_hand",
+        "first_network.init_params",
+        "first_network.forward",
+        "first_network.count_params",
+        "first_network.sgd_step",
+        "first_network.train_xor",
+    ],
+}
+
+
+@pytest.mark.parametrize("sprint", list(SYLLABUS))
+def test_catalog_holds_the_syllabus(sprint):
+    ids = [k.id for k in catalog.katas(sprint)]
+    missing = [f"{sprint}.{name}" for name in SYLLABUS[sprint] if f"{sprint}.{name}" not in ids]
+    assert not missing, f"katas the syllabus requires are missing: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "say what to grade"),
+        (["sprint99"], "unknown sprint 'sprint99'"),
+        (["sprint1", "--target", "answers"], "unknown target 'answers'"),
+        (["sprint1.nothing"], "no module or kata called 'sprint1.nothing'"),
+        (["sprint1", "--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_usage_stops_with_the_usage_line(argv, says):
+    with pytest.raises(cli.UsageError) as exc:
+        cli.parse(argv)
+    assert says in str(exc.value) and "usage: nox -s grade --" in str(exc.value)
+
+
+def test_bad_usage_exit_code():
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "sprint99"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_selectors_pick_sprints_modules_and_katas():
+    assert {k.sprint for k in cli.parse(["all"]).katas} == set(catalog.sprints())
+    assert [k.id for k in cli.parse(["sprint1.tensors.split_heads"]).katas] == [
+        "sprint1.tensors.split_heads"
+    ]
+    assert {k.module for k in cli.parse(["sprint1.autograd"]).katas} == {"autograd"}
+    assert cli.parse(["sprint1", "--target", "solutions"]).target == "solutions"
+
+
+def fake_outcome():
+    kata_ids = ["sprint1.m.a", "sprint1.m.b", "sprint1.m.c"]
+    outcome = runner.Outcome()
+    rows = [
+        ("t1", "sprint1.m.a", "passed", ""),
+        ("t2", "sprint1.m.a", "passed", ""),
+        ("t3", "sprint1.m.b", "failed", "value at [0] is 1, expected 2"),
+        ("t4", "sprint1.m.b", "passed", ""),
+        ("t5", "sprint1.m.c", "not_started", "todo"),
+    ]
+    for test_id, kata, status, message in rows:
+        outcome.tests[test_id] = {"id": test_id, "kata": kata, "hint": f"hint for {kata}"}
+        outcome.results[test_id] = runner.TestResult(test_id, kata, status, message)
+    katas = [catalog.Kata(k, "sprint1", "m", k.rsplit(".", 1)[1]) for k in kata_ids]
+    return report.kata_results(katas, outcome)
+
+
+def test_scorecard_lists_every_kata_then_the_score_then_the_next_step():
+    results = fake_outcome()
+    text = report.scorecard("exercises", ["sprint1"], results, colour=False)
+    lines = text.splitlines()
+    assert "\033[" not in text
+    assert any("sprint1.m.a" in ln and "2/2" in ln and "passed" in ln for ln in lines)
+    assert any("sprint1.m.b" in ln and "1/2" in ln and "failed" in ln for ln in lines)
+    assert any("sprint1.m.c" in ln and "0/1" in ln and "not_started" in ln for ln in lines)
+    assert "sprint1: 1/3 katas passed (3/5 tests)" in text
+    assert text.index("sprint1: 1/3") < text.index("Next: sprint1.m.b (failed)")
+    assert "value at [0] is 1, expected 2" in text and "Hint: hint for sprint1.m.b" in text
+    coloured = report.scorecard("exercises", ["sprint1"], results, colour=True)
+    assert "\033[32m" in coloured
+
+
+def test_colour_only_on_a_terminal(monkeypatch):
+    class Pipe:
+        def isatty(self):
+            return False
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert not report.use_colour(Pipe()) and report.use_colour(Terminal())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not report.use_colour(Terminal())
+
+
+def test_json_has_the_documented_shape():
+    data = report.to_json("exercises", ["sprint1"], fake_outcome())
+    assert set(data) == {"target", "sprints", "katas", "score"}
+    assert data["score"] == {"passed": 1, "total": 3}
+    for entry in data["katas"]:
+        assert set(entry) == {"id", "status", "passed", "total", "message"}
+        assert entry["status"] in report.STATUSES
+    assert [k["status"] for k in data["katas"]] == ["passed", "failed", "not_started"]
+
+
+def test_a_real_run_writes_the_report_and_a_plain_scorecard_when_piped():
+    data = grade("sprint1.tensors", target="solutions")
+    assert data["target"] == "solutions" and data["sprints"] == ["sprint1"]
+    assert all(k["status"] == "passed" for k in data["katas"])
+    assert "\033[" not in data["stdout"] and "sprint1: 10/10 katas passed" in data["stdout"]
+
+
+def test_sprint1_does_not_import_torchvision():
+    code = (
+        "import sys, pytest\n"
+        "rc = pytest.main(['tests/sprint1', '-p', 'no:terminal'])\n"
+        "assert rc == 0, rc\n"
+        "assert 'torchvision' not in sys.modules, 'sprint1 pulled in torchvision'\n"
+    )
+    env = {"KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

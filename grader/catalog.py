@@ -68,17 +68,19 @@ def katas(sprint: str, root: Path = ROOT) -> list[Kata]:
     return found
 
 
-def kata(name: str, *, hint: str = "", timeout: float | None = None):
+def kata(name: str, *, hint: str = "", timeout: float | None = None, forbid=()):
     """Mark a test class or function as grading one kata of the module under test.
 
     The full id comes from the test file: `tests/sprint1/test_tensors.py` with
     `@kata("split_heads")` grades `sprint1.tensors.split_heads`. `hint` is shown
     under the scorecard when this is the learner's next kata; `timeout` raises the
-    per-test time limit (seconds) for slow tests such as training runs.
+    per-test time limit (seconds) for slow tests such as training runs; `forbid` names
+    the torch shortcuts (dotted paths) that the code under test may not call while the
+    test runs (see grader.guard).
     """
     import pytest  # only test code calls this; the parent never does
 
-    mark = pytest.mark.kata(name, hint=hint)
+    mark = pytest.mark.kata(name, hint=hint, forbid=tuple(forbid))
     if timeout is None:
         return mark
 

@@ -223,3 +223,19 @@ class count_torch_calls:
     def __exit__(self, *exc):
         self._mode.__exit__(*exc)
         return False
+
+
+def likely_mistake(got, candidates, rtol: float = 1e-4, atol: float = 1e-5) -> str:
+    """The text of the first (text, wrong_output) candidate that `got` matches, or "".
+
+    For a `mistake=` hint: compute what the usual slips would return on the same input
+    and name the one the learner's output agrees with.
+    """
+    if not isinstance(got, Tensor):
+        return ""
+    for text, wrong in candidates:
+        if got.shape == wrong.shape and torch.allclose(
+            got.detach().double(), wrong.detach().double(), rtol=rtol, atol=atol
+        ):
+            return text
+    return ""

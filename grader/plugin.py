@@ -333,6 +333,14 @@ def pytest_runtest_setup(item):
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item):
     kid = kata_id(item)
+    mark = item.get_closest_marker("kata")
+    forbid = mark.kwargs.get("forbid", ()) if kid and mark else ()
+    guard = None
+    if forbid:
+        from grader.guard import Forbid  # imports torch: only for the katas that need it
+
+        guard = Forbid(forbid, kid)
+        guard.__enter__()
     try:
         result = yield
     except KataTimeout:
@@ -342,6 +350,11 @@ def pytest_runtest_call(item):
         if escape is not None:
             raise escape from None
         raise
+    finally:
+        if guard is not None:
+            guard.__exit__(None, None, None)
+    if guard is not None:
+        guard.check()
     if kid is not None:
         _check_globals_untouched(kid)
     return result

@@ -6,7 +6,15 @@ import torch
 from torch import Tensor
 
 from grader import kata, target_module
-from grader.checks import Snapshot, call_text, check_close, check_tensor, describe, fail
+from grader.checks import (
+    Snapshot,
+    call_text,
+    check_close,
+    check_tensor,
+    describe,
+    fail,
+    likely_mistake,
+)
 
 autograd = target_module("sprint1.autograd")
 
@@ -26,18 +34,6 @@ class Fn:
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def _likely(got, candidates, rtol: float, atol: float) -> str:
-    """The first known mistake whose output `got` matches, or ''."""
-    if not isinstance(got, Tensor):
-        return ""
-    for text, wrong in candidates:
-        if got.shape == wrong.shape and torch.allclose(
-            got.detach().double(), wrong.double(), rtol=rtol, atol=atol
-        ):
-            return text
-    return ""
 
 
 # --- derivative -----------------------------------------------------------------------
@@ -163,7 +159,7 @@ class TestGradient:
             "the answer includes x's old .grad: backward() adds to .grad, it does not "
             "overwrite it; differentiate a fresh copy"
         )
-        mistake = _likely(got, [(old_grad_leaked, want + 7.0)], 1e-5, 1e-5)
+        mistake = likely_mistake(got, [(old_grad_leaked, want + 7.0)], 1e-5, 1e-5)
         check_close(got, want, where, mistake=mistake)
         if got.requires_grad:
             fail(
@@ -248,7 +244,7 @@ class TestMinimize:
             ),
         ]
         want = _bowl_after(x0, c, lr, steps)
-        mistake = _likely(got, slips, 1e-8, 1e-8)
+        mistake = likely_mistake(got, slips, 1e-8, 1e-8)
         check_close(got, want, where, rtol=1e-10, atol=1e-10, mistake=mistake)
 
     def test_float32_matrix_against_float64_descent(self):
@@ -390,7 +386,7 @@ def _check_mse(got, x, y, w, b, where, rtol, atol):
             f"{where} → {name}",
             rtol=rtol,
             atol=atol,
-            mistake=_likely(got_t, candidates, 1e-4, 1e-6),
+            mistake=likely_mistake(got_t, candidates, 1e-4, 1e-6),
         )
 
 

@@ -16,6 +16,7 @@ from grader.checks import (
     check_tensor,
     describe,
     fail,
+    likely_mistake,
     rng_state,
 )
 
@@ -62,16 +63,6 @@ def _forward64(x: Tensor, p: dict[str, Tensor]) -> Tensor:
 
 def _as64(p: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: p[k].detach().double() for k in KEYS}
-
-
-def _likely(got: Tensor, candidates, rtol: float = 1e-4, atol: float = 1e-5) -> str:
-    """The first known slip (text, float64 output) that `got` matches, or ''."""
-    for text, wrong in candidates:
-        if got.shape == wrong.shape and torch.allclose(
-            got.detach().double(), wrong, rtol=rtol, atol=atol
-        ):
-            return text
-    return ""
 
 
 def _check_keys(params, where: str) -> None:
@@ -287,7 +278,7 @@ class TestForward:
         snap.check(where)
         mistake = ""
         if isinstance(got, Tensor):
-            mistake = _likely(got, _forward_slips(x, params))
+            mistake = likely_mistake(got, _forward_slips(x, params))
         check_close(got, _forward64(x, _as64(params)).float(), where, **NET_TOL, mistake=mistake)
 
     def test_one_example_one_output(self):

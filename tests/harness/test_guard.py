@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from grader.guard import Forbid, ForbiddenCall
 
-LEARNER = '''
+LEARNER = """
 import torch
 import torch.nn.functional as F
 from torch.nn.utils import clip_grad_norm_
@@ -46,7 +46,7 @@ def clip_imported_by_name(params):
 def adamw_step(params):
     opt = torch.optim.AdamW(params, lr=0.1)
     opt.step()
-'''
+"""
 
 SOFTMAX = ("torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax")
 

@@ -36,7 +36,7 @@ def call_text(kata: str, args: Iterable = (), kwargs: dict | None = None) -> str
 def fail(where: str, problem: str, mistake: str = "") -> None:
     message = f"{where}:\n  {problem}"
     if mistake:
-        message += f"\n  Likely cause: {mistake}"
+        message += f"\n  A common cause: {mistake}"
     raise AssertionError(message)
 
 
@@ -102,7 +102,11 @@ def check_close(
             detail += ", and the output has NaN where none was expected"
         detail += f"; tolerance rtol={rtol:g}, atol={atol:g}"
     at = f" at {_index_text(first)}" if first else ""
-    fail(where, f"value{at} is {g!r}, expected {w!r} ({detail})", mistake)
+    fail(where, f"value{at} is {_number(g)}, expected {_number(w)} ({detail})", mistake)
+
+
+def _number(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
 
 
 def _default_tolerance(dtype: torch.dtype) -> tuple[float, float]:

@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if progress:
         sys.stderr.write("\r\033[K")
     results = report.kata_results(request.katas, outcome)
-    print(report.scorecard(request.target, request.sprints, results, report.use_colour()))
+    label = ", ".join(request.selectors)
+    print(report.scorecard(request.target, request.sprints, results, report.use_colour(), label))
     print(f"\n({time.monotonic() - started:.1f} s)")
     if request.json:
         report.write_json(request.json, report.to_json(request.target, request.sprints, results))

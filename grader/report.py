@@ -67,6 +67,8 @@ def kata_results(katas: list[Kata], outcome: Outcome) -> list[KataResult]:
             status = "failed"
         message = ""
         for test_id, test_status, test_message in graded:
+            if status == "passed":
+                break
             if test_status == status or (status == "failed" and test_status != "passed"):
                 name = test_id.split("::", 1)[-1]
                 message = f"{name}: {test_message}" if test_message else name
@@ -95,12 +97,14 @@ def use_colour(stream=sys.stdout) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def scorecard(target: str, sprints: list[str], results: list[KataResult], colour: bool) -> str:
+def scorecard(
+    target: str, sprints: list[str], results: list[KataResult], colour: bool, label: str = ""
+) -> str:
     def paint(text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if colour else text
 
     width = max([len(r.id) for r in results] + [20])
-    lines = [paint(f"torch-katas: grading {target}/ on {', '.join(sprints)}", "1"), ""]
+    lines = [paint(f"torch-katas: grading {target}/ on {label or ', '.join(sprints)}", "1"), ""]
     for r in results:
         count = f"{r.passed}/{r.total}"
         extra = f"  ({r.skipped} skipped)" if r.skipped else ""

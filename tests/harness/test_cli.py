@@ -131,6 +131,8 @@ def test_json_has_the_documented_shape():
         assert set(entry) == {"id", "status", "passed", "total", "message"}
         assert entry["status"] in report.STATUSES
     assert [k["status"] for k in data["katas"]] == ["passed", "failed", "not_started"]
+    assert data["katas"][0]["message"] == ""
+    assert data["katas"][1]["message"].startswith("t3: value at [0] is 1")
 
 
 def test_a_real_run_writes_the_report_and_a_plain_scorecard_when_piped():

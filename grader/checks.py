@@ -9,10 +9,21 @@ and what came back, and the first place where they differ:
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Iterable
 
 import torch
 from torch import Tensor
+
+
+def needs_cuda(test):
+    """Mark a test that runs on a CUDA device: skipped, with the reason, where there is none."""
+    import pytest
+
+    return pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="no CUDA device on this machine"
+    )(test)
 
 
 def describe(value) -> str:
@@ -22,8 +33,20 @@ def describe(value) -> str:
         return (
             f"{tuple(value.shape)} {str(value.dtype).removeprefix('torch.')} {value.device}{grad}"
         )
-    text = repr(value)
+    # no memory addresses: a message must read the same at every run, since the grader
+    # names a known mistake by finding the very same message from the mistake's run
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Shown:
+    """An argument that shows as `text` in failure messages: Shown("f(t) = sin(t)")."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
 
 
 def call_text(kata: str, args: Iterable = (), kwargs: dict | None = None) -> str:
@@ -186,6 +209,35 @@ class Snapshot:
 def rng_state() -> Tensor:
     """The global CPU generator's state, to check that a kata did not draw from it."""
     return torch.get_rng_state()
+
+
+def global_rngs() -> tuple:
+    """The state of every global RNG a kata could draw from: torch's, Python's, numpy's."""
+    import numpy as np
+
+    return rng_state(), random.getstate(), np.random.get_state()
+
+
+def check_global_rngs(before: tuple, where: str) -> None:
+    """None of the global RNGs in `before` (from global_rngs()) was drawn from since."""
+    import numpy as np
+
+    torch_state, python_state, numpy_state = before
+    check_rng_untouched(torch_state, where)
+    if random.getstate() != python_state:
+        fail(
+            where,
+            "Python's global random generator was used (random.seed, random.shuffle, ...)",
+            "a seeded torch.Generator (or random.Random(seed), a generator of your own) "
+            "leaves everyone else's random numbers alone",
+        )
+    now = np.random.get_state()
+    if not (np.array_equal(now[1], numpy_state[1]) and now[2:] == numpy_state[2:]):
+        fail(
+            where,
+            "numpy's global random generator was used (np.random.seed, np.random.rand, ...)",
+            "np.random.default_rng(seed) is a generator of your own; or use a torch.Generator",
+        )
 
 
 def check_rng_untouched(before: Tensor, where: str) -> None:

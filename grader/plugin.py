@@ -431,7 +431,7 @@ def summarize(reports) -> tuple[str, str]:
         status = getattr(report, "kata_status", "passed" if report.passed else "error")
         if report.skipped and status != "timeout":
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-            return "skipped", str(reason)
+            return "skipped", str(reason).removeprefix("Skipped: ")
         if status != "passed":
             return status, getattr(report, "kata_message", "") or str(report.longrepr)
     return "passed", ""

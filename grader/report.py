@@ -25,6 +25,7 @@ class KataResult:
     message: str = ""
     hint: str = ""
     skipped: int = 0
+    skip_reason: str = ""
 
 
 def kata_results(katas: list[Kata], outcome: Outcome) -> list[KataResult]:
@@ -75,9 +76,17 @@ def kata_results(katas: list[Kata], outcome: Outcome) -> list[KataResult]:
                 break
         if not graded:
             message = "every test of this kata was skipped: " + runs[0][2]
+        skips = [r[2] for r in runs if r[1] == "skipped"]
         results.append(
             KataResult(
-                kata.id, status, passed, len(graded), _cap(message), hint, len(runs) - len(graded)
+                kata.id,
+                status,
+                passed,
+                len(graded),
+                _cap(message),
+                hint,
+                len(skips),
+                skips[0] if skips else "",
             )
         )
     return results
@@ -107,7 +116,7 @@ def scorecard(
     lines = [paint(f"torch-katas: grading {target}/ on {label or ', '.join(sprints)}", "1"), ""]
     for r in results:
         count = f"{r.passed}/{r.total}"
-        extra = f"  ({r.skipped} skipped)" if r.skipped else ""
+        extra = f"  ({r.skipped} skipped: {r.skip_reason})" if r.skipped else ""
         lines.append(f"  {r.id:<{width}}  {count:>7}  {paint(r.status, COLOURS[r.status])}{extra}")
     lines.append("")
     for sprint in sprints:

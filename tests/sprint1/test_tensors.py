@@ -11,6 +11,7 @@ from grader.checks import (
     check_tensor,
     count_torch_calls,
     fail,
+    needs_cuda,
 )
 
 tensors = target_module("sprint1.tensors")
@@ -357,6 +358,16 @@ class TestToDevice:
                 "the caller's containers now hold moved tensors",
                 "assigning into the caller's dict or list; build new containers",
             )
+
+    @needs_cuda
+    def test_to_a_real_gpu_and_back(self):
+        obj = nested()
+        where = call_text(ID + "to_device", (obj, "cuda"))
+        out = tensors.to_device(obj, torch.device("cuda"))
+        if out["x"].device.type != "cuda" or out["list"][1]["inner"].device.type != "cuda":
+            fail(where, "a tensor stayed on the cpu")
+        back = tensors.to_device(out, "cpu")
+        check_close(back["list"][1]["inner"], torch.eye(2), where + ", then back to cpu")
 
     def test_plain_tensor_and_plain_values(self):
         x = torch.ones(3)

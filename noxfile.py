@@ -77,3 +77,11 @@ def lint(session: nox.Session) -> None:
 def stubs(session: nox.Session) -> None:
     """Regenerate exercises/ from solutions/ (files holding your work are kept; --force)."""
     session.run(venv_python(session), "-m", "grader.stubs", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none", default=False)
+def train(session: nox.Session) -> None:
+    """A real run with your code: nox -s train -- mlp [--target solutions] [--epochs N]."""
+    if not session.posargs:
+        session.error("usage: nox -s train -- mlp [--target exercises|solutions] [--epochs N]")
+    session.run(venv_python(session), "-m", "runs", *session.posargs, external=True)

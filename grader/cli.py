@@ -6,6 +6,7 @@ This is what `nox -s grade` runs. It imports no torch and no learner code itself
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -87,7 +88,12 @@ def _progress(total_hint: list[int]):
     return show
 
 
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through the runner, which kills the child
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     try:
         request = parse(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:

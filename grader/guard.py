@@ -29,11 +29,17 @@ from torch.overrides import TorchFunctionMode
 
 from grader import target
 
-_SKIP = (  # frames that are not "the caller": torch, this harness, the standard library
-    os.path.dirname(torch.__file__) + os.sep,
-    os.path.dirname(__file__) + os.sep,
-    sysconfig.get_paths()["stdlib"] + os.sep,
-    "<frozen",
+_SKIP = tuple(  # frames that are not "the caller": torch, this harness, installed packages
+    dict.fromkeys(  # (typing_extensions' deprecation wrapper, say), the standard library
+        [
+            os.path.dirname(torch.__file__) + os.sep,
+            os.path.dirname(__file__) + os.sep,
+            sysconfig.get_paths()["purelib"] + os.sep,
+            sysconfig.get_paths()["platlib"] + os.sep,
+            sysconfig.get_paths()["stdlib"] + os.sep,
+            "<frozen",
+        ]
+    )
 )
 
 
@@ -55,19 +61,14 @@ def resolve(dotted: str):
     raise ValueError(f"cannot resolve {dotted!r}")
 
 
-def _codes(obj) -> list[CodeType]:
-    codes = []
+def _innermost_code(obj) -> CodeType | None:
+    """The code of the function itself, under any decorators: the wrappers' code is shared
+    by many torch functions (`_no_grad`, an optimizer's step wrapper) and names none."""
+    code = None
     while obj is not None:
-        code = getattr(obj, "__code__", None)
-        if code is not None:
-            codes.append(code)
+        code = getattr(obj, "__code__", code)
         obj = getattr(obj, "__wrapped__", None)
-    return codes
-
-
-def _is_learner(filename: str) -> bool:
-    folder = str(target.target_root() / target.target_name()) + os.sep
-    return filename.startswith(folder) or os.path.basename(filename).startswith("variants_")
+    return code
 
 
 class Forbid(TorchFunctionMode):
@@ -81,10 +82,17 @@ class Forbid(TorchFunctionMode):
         for dotted in names:
             obj = resolve(dotted)
             self.by_function[id(obj)] = dotted
-            for code in _codes(obj):
+            code = _innermost_code(obj)
+            if code is not None:
                 self.by_code[code] = dotted
         self._keep = [resolve(n) for n in names]  # ids stay valid while we hold them
         self.violations: list[str] = []
+        self.learner_folder = str(target.target_root() / target.target_name()) + os.sep
+
+    def _is_learner(self, filename: str) -> bool:
+        return filename.startswith(self.learner_folder) or os.path.basename(filename).startswith(
+            "variants_"
+        )
 
     def _learner_called(self, frame, forbidden: str | None) -> str | None:
         """The forbidden name if the nearest caller outside torch is the learner's code."""
@@ -93,7 +101,7 @@ class Forbid(TorchFunctionMode):
             if forbidden is None and code in self.by_code:
                 forbidden = self.by_code[code]
             if not code.co_filename.startswith(_SKIP):
-                return forbidden if _is_learner(code.co_filename) else None
+                return forbidden if self._is_learner(code.co_filename) else None
             frame = frame.f_back
         return None
 

@@ -405,15 +405,16 @@ def classify(kid: str | None, excinfo) -> tuple[str, str]:
 
 def _learner_frame(excinfo) -> str:
     """'  (at exercises/sprint1/tensors.py:12 in split_heads)' for the deepest target frame."""
-    folder = str(target.target_root())
+    root = str(target.target_root())
+    folder = str(target.target_root() / target.target_name())
     last = None
     for entry in excinfo.traceback:
-        if str(entry.path).startswith(folder) and "/tests/" not in str(entry.path):
+        if str(entry.path).startswith(folder):
             last = entry
     if last is None:
         return ""
     try:
-        shown = Path(str(last.path)).relative_to(folder)
+        shown = Path(str(last.path)).relative_to(root)
     except ValueError:
         shown = last.path
     return f"\n  at {shown}:{last.lineno + 1} in {last.name}"

@@ -45,6 +45,16 @@ class Outcome:
     fatal: str = ""  # set when no child could even collect
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, be killed when the parent dies, even by
+    SIGKILL, so that a hung child is never left running on its own."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _kill(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -122,7 +132,8 @@ def run(
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
-                    start_new_session=True,
+                    start_new_session=True,  # its own group: a kill takes its workers too
+                    preexec_fn=_die_with_parent,
                 )
                 try:
                     _follow(proc, events, outcome, progress)

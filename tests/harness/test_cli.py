@@ -33,6 +33,36 @@ SYLLABUS = {
         "first_network.sgd_step",
         "first_network.train_xor",
     ],
+    "sprint2": [
+        "datasets.LinearDataset",
+        "datasets.CharDataset",
+        "loaders.make_loader",
+        "loaders.pad_collate",
+        "loaders.split_dataset",
+        "transforms.eval_transform",
+        "transforms.train_transform",
+        "transforms.AddGaussianNoise",
+        "transforms.load_mnist",
+    ],
+    "sprint3": [
+        "modules.MLP",
+        "modules.count_trainable",
+        "functional.relu",
+        "functional.sigmoid",
+        "functional.tanh",
+        "functional.gelu",
+        "functional.softmax",
+        "functional.log_softmax",
+        "functional.cross_entropy",
+        "functional.mse_loss",
+        "optimizers.SGD",
+        "optimizers.AdamW",
+        "training.train_step",
+        "training.evaluate",
+        "training.fit",
+        "training.clip_grad_norm",
+        "training.cosine_lr",
+    ],
 }
 
 
@@ -158,3 +188,18 @@ def test_sprint1_does_not_import_torchvision():
         env={**__import__("os").environ, **env},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_syllabus_constants_are_in_both_trees():
+    import ast
+
+    for tree in ("solutions", "exercises"):
+        source = (ROOT / tree / "sprint2" / "transforms.py").read_text()
+        values = {
+            t.id: ast.literal_eval(node.value)
+            for node in ast.parse(source).body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name) and t.id.startswith("MNIST_")
+        }
+        assert values.get("MNIST_MEAN") == 0.1307 and values.get("MNIST_STD") == 0.3081, tree

@@ -145,3 +145,61 @@ def test_error_and_failure_are_told_apart(planted, code):
     report = planted_in_split_heads(planted, code)
     want = "error" if "raise" in code else "failed"
     assert_only(report, {SPLIT: want})
+
+
+def test_killing_the_grader_takes_its_stuck_child_with_it(planted):
+    """A grader killed from outside (Ctrl-C, a CI timeout, SIGKILL) leaves no test process
+    running: the child dies with its parent."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from grader.catalog import ROOT
+
+    code = (
+        "while True:\n        try:\n            sum(range(10**6))\n"
+        "        except BaseException:\n            pass"
+    )
+    planted.replace("sprint1.tensors", SPLIT_BODY, f"    {code}\n{SPLIT_BODY}")
+    env = dict(os.environ, KATA_ROOT=str(planted.root))
+    env.pop("KATA_TARGET", None)
+    for how in (signal.SIGTERM, signal.SIGKILL):
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "grader", "sprint1.tensors.split_heads", "--timeout", "60"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        children = []
+        for _ in range(300):  # wait until the child is running the planted loop
+            time.sleep(0.1)
+            out = subprocess.run(
+                ["pgrep", "-P", str(parent.pid)], capture_output=True, text=True
+            ).stdout.split()
+            if out:
+                children = [int(pid) for pid in out]
+                break
+        assert children, "the grader never started a child"
+        time.sleep(3)
+        parent.send_signal(how)
+        parent.wait(timeout=30)
+        time.sleep(1)
+        alive = [pid for pid in children if _alive(pid)]
+        assert not alive, f"after {how.name} the child {alive} still runs"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return True

@@ -59,14 +59,18 @@ def outcomes(tmp_path_factory) -> dict:
 @pytest.mark.parametrize("variant", [v for v in ALL if v.kind == "mistake"], ids=lambda v: v.id)
 def test_mistake_is_caught(outcomes, variant):
     tests = outcomes[variant.id]["tests"]
-    assert any(t["status"] != "passed" for t in tests.values()), (
+    assert any(t["status"] not in ("passed", "skipped") for t in tests.values()), (
         f"no test of {variant.kata} fails the known mistake {variant.name!r}: {variant.description}"
     )
 
 
 @pytest.mark.parametrize("variant", [v for v in ALL if v.kind == "alternative"], ids=lambda v: v.id)
 def test_alternative_passes(outcomes, variant):
-    failing = {n: t for n, t in outcomes[variant.id]["tests"].items() if t["status"] != "passed"}
+    failing = {
+        n: t
+        for n, t in outcomes[variant.id]["tests"].items()
+        if t["status"] not in ("passed", "skipped")  # skipped: hardware this machine lacks
+    }
     assert not failing, f"the correct alternative {variant.name!r} fails: {failing}"
 
 

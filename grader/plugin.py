@@ -202,9 +202,26 @@ def _state_of_session() -> State | None:
     return _CONFIG.stash[STATE] if _CONFIG is not None else None
 
 
+def _skip_dynamo_import(torch) -> None:
+    """torch wraps some Optimizer methods (add_param_group, zero_grad, ...) in
+    torch._disable_dynamo, whose first call imports torch._dynamo: ~900 modules and about
+    3 s, paid by the first optimizer a process builds. Graded tests never compile, so mark
+    those wrappers as already resolved (to the plain method); grading Sprint 3 then costs
+    little more than importing torch."""
+    optim = sys.modules.get("torch.optim")
+    if optim is None:
+        return
+    for attr in vars(optim.Optimizer).values():
+        code, inner = getattr(attr, "__code__", None), getattr(attr, "__wrapped__", None)
+        if code is not None and inner is not None and code.co_filename.endswith("_compile.py"):
+            setattr(inner, "__dynamo_disable", inner)
+
+
 def pytest_collection_finish(session):
     state = session.config.stash[STATE]
     torch = sys.modules.get("torch")
+    if torch is not None:
+        _skip_dynamo_import(torch)
     if torch is not None:  # take the baseline before any learner code has run
         state.baseline = {
             "threads": torch.get_num_threads(),

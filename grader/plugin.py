@@ -33,7 +33,6 @@ from _pytest.outcomes import Exit, OutcomeException, Skipped
 from _pytest.runner import runtestprotocol
 
 from grader import catalog, target
-from grader.catalog import ROOT
 
 DEFAULT_TIMEOUT = 10.0  # seconds a test may take unless its kata mark says otherwise
 MESSAGE_CAP = 3000  # characters of a message kept for the report
@@ -539,6 +538,3 @@ def pytest_sessionfinish(session, exitstatus):
     if state.variants_out is not None:
         state.variants_out.write_text(json.dumps(state.variant_results, indent=1))
     state.emit(e="done")
-
-
-__all__ = ["ROOT", "KataTimeout", "classify", "reset_globals"]

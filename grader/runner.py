@@ -162,8 +162,9 @@ def run(
     return outcome
 
 
-def _follow(proc, events: Path, outcome: Outcome, progress) -> bool:
-    """Read events until the child is done (True) or had to be stopped (False)."""
+def _follow(proc, events: Path, outcome: Outcome, progress) -> None:
+    """Read events until the child is done, has died, or had to be stopped; the caller
+    starts another child for whatever tests are left."""
     current: str | None = None
     started = time.monotonic()
     collected = False
@@ -198,7 +199,7 @@ def _follow(proc, events: Path, outcome: Outcome, progress) -> bool:
                     elif kind == "done":
                         # Every result is in: the caller kills the child rather than wait
                         # for torch's interpreter shutdown (or a thread the learner left).
-                        return True
+                        return
             if code is not None:
                 if current is not None:
                     how = (
@@ -207,17 +208,17 @@ def _follow(proc, events: Path, outcome: Outcome, progress) -> bool:
                         else f"exited with code {code}"
                     )
                     _record_crash(outcome, current, how, progress)
-                return False
+                return
             now = time.monotonic()
             if current is not None:
                 limit = outcome.tests.get(current, {}).get("timeout", 10.0)
                 if now - started > limit + GRACE:
                     _kill(proc)
                     _record_timeout(outcome, current, limit, progress)
-                    return False
+                    return
             elif not collected and now - started > COLLECT_LIMIT:
                 _kill(proc)
-                return False
+                return
             if not chunk:
                 time.sleep(POLL)
 

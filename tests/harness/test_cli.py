@@ -63,6 +63,16 @@ SYLLABUS = {
         "training.clip_grad_norm",
         "training.cosine_lr",
     ],
+    "sprint4": [
+        "attention.causal_mask",
+        "attention.scaled_dot_product_attention",
+        "attention.AttentionHead",
+        "attention.MultiHeadAttention",
+        "layers.sinusoidal_positions",
+        "layers.LayerNorm",
+        "layers.FeedForward",
+        "layers.Block",
+    ],
 }
 
 

@@ -1,0 +1,91 @@
+"""The parts of a transformer block: sinusoidal positions, LayerNorm from scratch, GPT-2's
+feed-forward network, and the pre-norm Block that joins them to attention.
+
+Shapes: B batch, T time, C channels (n_embd). "From scratch" for LayerNorm means mean,
+arithmetic, sqrt/rsqrt, ...: torch's layer_norm is off limits, and the grader enforces it.
+"""
+
+import torch
+from torch import Tensor, nn
+
+from .attention import MultiHeadAttention
+
+
+def sinusoidal_positions(T: int, d: int) -> Tensor:
+    """The fixed position encoding of "Attention Is All You Need": a float32 (T, d) tensor
+
+        PE[p, 2i]     = sin(p / 10000^(2i/d))
+        PE[p, 2i + 1] = cos(p / 10000^(2i/d))
+
+    for positions p = 0 … T−1: sines in the even columns, cosines in the odd ones,
+    interleaved (column pair 2i, 2i+1 shares one frequency). For odd d the last column
+    is a sine. Row 0 is [0, 1, 0, 1, …].
+    """
+    raise NotImplementedError("sprint4.layers.sinusoidal_positions")
+
+
+class LayerNorm(nn.Module):
+    """Layer normalisation over the last dim, as nn.LayerNorm(n, eps, bias=bias).
+
+    LayerNorm(n, eps=1e-5, bias=True) has `weight`, an nn.Parameter of ones (n,), and
+    `bias`, an nn.Parameter of zeros (n,), or None when bias=False. forward maps x (…, n)
+    to the same shape and dtype:
+
+        y = (x − mean) / √(var + eps) · weight + bias
+
+    with mean and var taken over the last dim, var the biased variance (divide by n, not
+    n − 1) and eps inside the square root. Differentiable; x left unchanged.
+    """
+
+    def __init__(self, n: int, eps: float = 1e-5, bias: bool = True):
+        raise NotImplementedError("sprint4.layers.LayerNorm")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (…, n) → (…, n), normalised over the last dim."""
+        raise NotImplementedError("sprint4.layers.LayerNorm")
+
+
+class FeedForward(nn.Module):
+    """GPT-2's position-wise feed-forward network (nanoGPT's MLP).
+
+    FeedForward(n_embd, dropout=0.0, bias=True) has `c_fc` = nn.Linear(n_embd, 4·n_embd,
+    bias=bias), `c_proj` = nn.Linear(4·n_embd, n_embd, bias=bias) and `dropout` =
+    nn.Dropout(dropout). forward maps x (B, T, C) (any (…, C)) to the same shape:
+
+        dropout(c_proj(gelu(c_fc(x))))
+
+    with GELU's tanh approximation, as GPT-2:
+    gelu(u) = ½·u·(1 + tanh(√(2/π)·(u + 0.044715·u³))) (nn.GELU(approximate="tanh")).
+    """
+
+    def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True):
+        raise NotImplementedError("sprint4.layers.FeedForward")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (…, C) → (…, C)."""
+        raise NotImplementedError("sprint4.layers.FeedForward")
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block, as GPT-2's.
+
+    Block(n_embd, n_head, block_size, dropout=0.0, bias=True) has `ln_1` =
+    LayerNorm(n_embd, bias=bias), `attn` = MultiHeadAttention(n_embd, n_head, block_size,
+    dropout, bias), `ln_2` = LayerNorm(n_embd, bias=bias) and `mlp` = FeedForward(n_embd,
+    dropout, bias). forward maps x (B, T, C), T ≤ block_size, to (B, T, C):
+
+        x = x + attn(ln_1(x))
+        x = x + mlp(ln_2(x))
+
+    normalising each sub-layer's input (pre-norm), never the residual stream itself.
+    Causal, since attn is; x left unchanged.
+    """
+
+    def __init__(
+        self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0, bias: bool = True
+    ):
+        raise NotImplementedError("sprint4.layers.Block")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, T, C) → (B, T, C)."""
+        raise NotImplementedError("sprint4.layers.Block")

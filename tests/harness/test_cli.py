@@ -73,6 +73,16 @@ SYLLABUS = {
         "layers.FeedForward",
         "layers.Block",
     ],
+    "sprint5": [
+        "tokenizer.CharTokenizer",
+        "tokenizer.BPETokenizer",
+        "gpt.GPTConfig",
+        "gpt.GPT",
+        "gpt.load_gpt2_weights",
+        "train_gpt.get_batch",
+        "train_gpt.estimate_loss",
+        "train_gpt.train",
+    ],
 }
 
 

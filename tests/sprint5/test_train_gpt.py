@@ -1,0 +1,353 @@
+"""Grades sprint5.train_gpt with the test's own tiny models.
+
+get_batch on data whose values give away where each window starts; estimate_loss and
+train on `Recorder`, a bigram language model with GPT's interface (forward(idx, targets)
+→ (logits, loss), configure_optimizers) that records every call it gets: its mode,
+whether gradients were on, the batch, and at each optimizer step the lr and the
+gradients' total norm. So these katas need neither GPT nor GPTConfig done.
+"""
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from grader import kata, target_module
+from grader.checks import (
+    call_text,
+    check_close,
+    check_global_rngs,
+    check_tensor,
+    describe,
+    fail,
+    global_rngs,
+)
+
+train_gpt = target_module("sprint5.train_gpt")
+ID = "sprint5.train_gpt."
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# --- get_batch --------------------------------------------------------------------------------
+
+
+@kata(
+    "get_batch",
+    hint="starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator); "
+    "x = data[s : s + block_size], y = data[s + 1 : s + 1 + block_size]",
+)
+class TestGetBatch:
+    def test_windows(self):
+        data = torch.arange(100, 140)  # value − 100 = position
+        where = call_text(ID + "get_batch", (data, 6, 5), {"generator": "seed 0"})
+        x, y = train_gpt.get_batch(data, 6, 5, generator=seeded(0))
+        check_tensor(x, where + " x", shape=(5, 6), dtype=torch.int64)
+        check_tensor(y, where + " y", shape=(5, 6), dtype=torch.int64)
+        starts = x[:, :1] - 100
+        want_x = 100 + starts + torch.arange(6)
+        check_close(x, want_x, where + ": each x row is a window data[s : s + T]")
+        check_close(
+            y,
+            x + 1,
+            where + ": y = x shifted by one (data[s + 1 : s + T + 1])",
+            mistake="y is the next token at every position: data[s + 1 : s + 1 + block_size]",
+        )
+
+    def test_every_start_possible_none_outside(self):
+        # N = T + 3: the starts 0, 1, 2 are the only ones that fit (x and y inside the data)
+        data = torch.arange(9)
+        seen: set[int] = set()
+        g = seeded(1)
+        for _ in range(20):
+            x, y = train_gpt.get_batch(data, 6, 16, generator=g)
+            check_tensor(y, call_text(ID + "get_batch", (data, 6, 16)) + " y", shape=(16, 6))
+            seen.update(x[:, 0].tolist())
+        where = call_text(ID + "get_batch", (data, 6, 16)) + ", 20 draws"
+        if not seen <= {0, 1, 2}:
+            fail(where, f"windows start at {sorted(seen)}: only 0, 1, 2 fit (y needs s + 6 < 9)")
+        if seen != {0, 1, 2}:
+            fail(
+                where,
+                f"windows only start at {sorted(seen)}, never at {sorted({0, 1, 2} - seen)}",
+                "torch.randint(len(data) - block_size, …): its high end is exclusive",
+            )
+
+    def test_generator(self):
+        data = torch.arange(50)
+        before = global_rngs()
+        a = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
+        b = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
+        where = call_text(ID + "get_batch", (data, 4, 8), {"generator": "seed 2"})
+        check_global_rngs(before, where)
+        check_close(b[0], a[0], where + " twice with the same seed", mistake="pass generator=")
+        c = train_gpt.get_batch(data, 4, 8, generator=seeded(3))
+        if torch.equal(c[0], a[0]):
+            fail(where, "seeds 2 and 3 give the same batch: are the starts random?")
+
+    def test_too_short_raises(self):
+        data = torch.arange(6)
+        where = call_text(ID + "get_batch", (data, 6, 2))
+        try:
+            train_gpt.get_batch(data, 6, 2, generator=seeded(0))
+        except ValueError:
+            return
+        fail(where, "no ValueError: 6 tokens cannot hold x and y of block_size 6")
+
+
+# --- the recording model ----------------------------------------------------------------------
+
+
+class Recorder(nn.Module):
+    """A bigram LM, vocab 8, with GPT's interface; it records what is done with it."""
+
+    V = 8
+
+    def __init__(self, scale=1.0, seed=0):
+        super().__init__()
+        g = seeded(seed)
+        self.table = nn.Parameter(torch.randn(self.V, self.V, generator=g) * scale)
+        self.bias = nn.Parameter(torch.zeros(self.V))
+        self.calls: list[tuple[bool, bool, Tensor, float]] = []  # training, grad, x, loss
+        self.steps: list[tuple[float, float]] = []  # (lr, gradient norm) at each step
+        self.opt_args = None
+
+    def forward(self, idx, targets=None):
+        logits = self.table[idx] + self.bias  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, self.V), targets.reshape(-1))
+            self.calls.append((self.training, torch.is_grad_enabled(), idx.clone(), loss.item()))
+        return logits, loss
+
+    def configure_optimizers(self, weight_decay, learning_rate, betas):
+        self.opt_args = (weight_decay, learning_rate, tuple(betas))
+        model = self
+
+        class RecordingAdamW(torch.optim.AdamW):
+            def step(self, closure=None):
+                grads = [p.grad.double() for p in model.parameters() if p.grad is not None]
+                norm = math.sqrt(sum((g * g).sum().item() for g in grads))
+                model.steps.append((self.param_groups[0]["lr"], norm))
+                return super().step(closure)
+
+        groups = [
+            {"params": [self.table], "weight_decay": weight_decay},
+            {"params": [self.bias], "weight_decay": 0.0},
+        ]
+        return RecordingAdamW(groups, lr=learning_rate, betas=betas)
+
+
+def sequence(n: int, offset: int = 0) -> Tensor:
+    return (torch.arange(n) + offset) % Recorder.V  # 0 1 2 … 7 0 1 …: bigrams decide all
+
+
+# --- estimate_loss ----------------------------------------------------------------------------
+
+
+@kata(
+    "estimate_loss",
+    hint="@torch.no_grad(); remember model.training, model.eval(), eval_iters batches per "
+    "split, mean of loss.item(), then model.train(was_training)",
+)
+class TestEstimateLoss:
+    SPLITS: ClassVar = {"train": torch.arange(0, 30), "val": torch.arange(100, 130)}
+
+    def run(self, model, seed=0, eval_iters=5):
+        where = call_text(
+            ID + "estimate_loss",
+            ("model", {k: Tensor for k in self.SPLITS}, 4, 3, eval_iters),
+            {"generator": f"seed {seed}"},
+        )
+        return where, train_gpt.estimate_loss(
+            model, self.SPLITS, 4, 3, eval_iters, generator=seeded(seed)
+        )
+
+    class Echo(Recorder):
+        """loss = the mean token id of x: a different value for every batch."""
+
+        def forward(self, idx, targets=None):
+            loss = idx.double().mean() + 0 * self.bias.sum()
+            self.calls.append((self.training, torch.is_grad_enabled(), idx.clone(), loss.item()))
+            return None, loss
+
+    def test_means_per_split(self):
+        model = self.Echo()
+        where, got = self.run(model)
+        if not isinstance(got, dict) or list(got) != ["train", "val"]:
+            fail(where, f"returned {describe(got)}, expected a dict with keys 'train', 'val'")
+        for name, low in [("train", 0), ("val", 100)]:
+            losses = [c[3] for c in model.calls if low <= c[2].min() < low + 100]
+            if len(losses) != 5:
+                fail(where, f"{len(losses)} batches from {name!r}, expected eval_iters=5")
+            value = got[name]
+            if not isinstance(value, float):
+                fail(where, f"{name!r} is {describe(value)}, expected a Python float (.item())")
+            want = sum(losses) / len(losses)
+            if abs(value - want) > 1e-9 * abs(want):
+                fail(
+                    where,
+                    f"{name!r} is {value}, expected the mean of its 5 batch losses, {want}",
+                    "average the eval_iters losses of each split",
+                )
+
+    def test_eval_mode_no_grad_mode_restored(self):
+        for start_training in (True, False):
+            model = self.Echo()
+            model.train(start_training)
+            where, _ = self.run(model)
+            if any(training for training, *_ in model.calls):
+                fail(where, "the model ran in training mode", "call model.eval() first")
+            if any(grad for _, grad, *_ in model.calls):
+                fail(where, "the model ran with gradients on", "use @torch.no_grad()")
+            if model.training != start_training:
+                fail(
+                    where,
+                    f"model.training is {model.training} afterwards, was {start_training}",
+                    "remember model.training and restore it with model.train(was_training)",
+                )
+
+    def test_generator(self):
+        before = global_rngs()
+        where, a = self.run(self.Echo(), seed=4)
+        _, b = self.run(self.Echo(), seed=4)
+        check_global_rngs(before, where)
+        if a != b:
+            fail(where, f"twice with the same seed: {a} then {b}", "pass generator= on")
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+def cosine64(it, warmup, max_iters, max_lr, min_lr):
+    if it < warmup:
+        return max_lr * (it + 1) / warmup
+    if it >= max_iters:
+        return min_lr
+    r = (it - warmup) / (max_iters - warmup)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * r)) * (max_lr - min_lr)
+
+
+SCHEDULE = {
+    "max_iters": 10,
+    "batch_size": 4,
+    "block_size": 6,
+    "learning_rate": 0.05,
+    "min_lr": 0.005,
+    "warmup_iters": 3,
+    "weight_decay": 0.2,
+    "grad_clip": 0.01,
+    "eval_interval": 4,
+    "eval_iters": 2,
+}
+
+
+@kata(
+    "train",
+    hint="for it in range(max_iters): set lr = cosine_lr(it, …); get_batch; loss; "
+    "zero_grad; backward; clip; step; evaluate when (it + 1) % eval_interval == 0 or at the end",
+    timeout=60,
+)
+class TestTrain:
+    def test_schedule_clipping_and_history(self, capsys):
+        model = Recorder(scale=3.0)
+        where = call_text(ID + "train", ("Recorder", "train_data", "val_data"), SCHEDULE)
+        history = train_gpt.train(
+            model, sequence(60), sequence(30, 3), **SCHEDULE, generator=seeded(0), progress=False
+        )
+        printed = capsys.readouterr()
+        if printed.out or printed.err:
+            fail(where, f"printed {(printed.out + printed.err)[:80]!r} with progress=False")
+        if model.opt_args != (0.2, 0.05, (0.9, 0.99)):
+            fail(
+                where,
+                f"configure_optimizers got {model.opt_args}, expected (0.2, 0.05, (0.9, 0.99))",
+            )
+        if not isinstance(history, list) or [h.get("iter") for h in history] != [4, 8, 10]:
+            got = [h.get("iter") for h in history] if isinstance(history, list) else history
+            fail(
+                where,
+                f"evaluations at iters {got}, expected [4, 8, 10] (every 4 steps and the end)",
+                "evaluate after step it when (it + 1) % eval_interval == 0 or it + 1 == max_iters",
+            )
+        want_lrs = [cosine64(i, 3, 10, 0.05, 0.005) for i in range(10)]
+        got_lrs = [lr for lr, _ in model.steps]
+        if len(got_lrs) != 10 or any(
+            abs(g - w) > 1e-9 * w for g, w in zip(got_lrs, want_lrs, strict=True)
+        ):
+            fail(
+                where,
+                f"the optimizer stepped with lrs {[round(v, 5) for v in got_lrs]}, expected "
+                f"{[round(v, 5) for v in want_lrs]}",
+                "set every param group's lr to cosine_lr(it, warmup_iters, max_iters, "
+                "learning_rate, min_lr) before step it",
+            )
+        for h in history:
+            if set(h) != {"iter", "train_loss", "val_loss", "lr"}:
+                fail(where, f"an evaluation has keys {sorted(h)}")
+            want = want_lrs[h["iter"] - 1]
+            if not all(isinstance(h[k], float) for k in ("train_loss", "val_loss", "lr")):
+                fail(where, f"{h}: losses and lr must be Python floats")
+            if abs(h["lr"] - want) > 1e-9 * want:
+                fail(where, f"at iter {h['iter']} lr is {h['lr']}, expected {want} (that step's)")
+        worst = max(norm for _, norm in model.steps)
+        if worst > 0.01 * (1 + 1e-4):
+            fail(
+                where,
+                f"a step ran with gradient norm {worst:.4g} > grad_clip=0.01",
+                "clip the gradients' total norm after backward and before optimizer.step()",
+            )
+        train_calls = [c for c in model.calls if c[0]]
+        eval_calls = [c for c in model.calls if not c[0]]
+        if len(train_calls) != 10 or not all(c[1] for c in train_calls):
+            fail(where, f"{len(train_calls)} training-mode forwards, expected 10 with gradients")
+        if len(eval_calls) != 3 * 2 * 2 or any(c[1] for c in eval_calls):
+            fail(where, f"{len(eval_calls)} eval forwards, expected 3 evaluations × 2 splits × 2")
+
+    def test_loss_goes_down_reproducibly(self):
+        kw = {
+            "max_iters": 40,
+            "batch_size": 4,
+            "block_size": 8,
+            "learning_rate": 0.1,
+            "min_lr": 0.01,
+            "warmup_iters": 5,
+            "eval_interval": 20,
+            "eval_iters": 4,
+            "progress": False,
+        }
+        where = call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw)
+        before = global_rngs()
+        runs = []
+        for _ in range(2):
+            model = Recorder()
+            history = train_gpt.train(
+                model, sequence(80), sequence(40, 5), **kw, generator=seeded(7)
+            )
+            runs.append(history)
+        check_global_rngs(before, where + " with a generator")
+        if runs[0] != runs[1]:
+            fail(where, "two runs with the same seed give different histories")
+        first, last = runs[0][0], runs[0][-1]
+        start = math.log(Recorder.V)
+        if not last["val_loss"] < 0.5 * start or not last["train_loss"] < first["train_loss"]:
+            fail(
+                where,
+                f"losses {[(h['train_loss'], h['val_loss']) for h in runs[0]]}: the model "
+                f"should learn the bigrams (val loss well under {start:.2f})",
+            )
+
+    def test_progress_bar(self, capsys):
+        kw = dict(SCHEDULE, max_iters=2, eval_interval=2)
+        train_gpt.train(Recorder(), sequence(60), sequence(30), **kw, generator=seeded(0))
+        printed = capsys.readouterr()
+        if not printed.err and not printed.out:
+            fail(
+                call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw),
+                "nothing printed with progress=True (the default)",
+                "wrap range(max_iters) in tqdm(..., disable=not progress)",
+            )

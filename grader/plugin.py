@@ -219,9 +219,8 @@ def _skip_dynamo_import(torch) -> None:
 def pytest_collection_finish(session):
     state = session.config.stash[STATE]
     torch = sys.modules.get("torch")
-    if torch is not None:
+    if torch is not None:  # before any learner code has run
         _skip_dynamo_import(torch)
-    if torch is not None:  # take the baseline before any learner code has run
         state.baseline = {
             "threads": torch.get_num_threads(),
             "cwd": os.getcwd(),

@@ -12,6 +12,11 @@ from tests.harness.conftest import statuses
 SPRINT1 = [k.id for k in catalog.katas("sprint1")]
 SPLIT = "sprint1.tensors.split_heads"
 SPLIT_BODY = "    B, T, C = x.shape  # batch, time, channels\n    if n_heads <= 0"
+# A loop that the SIGALRM timeout cannot stop: only the parent's kill ends it.
+STUBBORN_LOOP = (
+    "while True:\n        try:\n            sum(range(10**6))\n"
+    "        except BaseException:\n            pass"
+)
 TENSORS = [k for k in SPRINT1 if k.startswith("sprint1.tensors.")]
 
 
@@ -40,11 +45,7 @@ def test_infinite_loop_is_a_timeout(planted):
 
 
 def test_loop_that_swallows_the_alarm_is_killed_and_grading_goes_on(planted):
-    code = (
-        "while True:\n        try:\n            sum(range(10**6))\n"
-        "        except BaseException:\n            pass"
-    )
-    report = planted_in_split_heads(planted, code)
+    report = planted_in_split_heads(planted, STUBBORN_LOOP)
     assert_only(report, {SPLIT: "timeout"})
 
 
@@ -158,11 +159,7 @@ def test_killing_the_grader_takes_its_stuck_child_with_it(planted):
 
     from grader.catalog import ROOT
 
-    code = (
-        "while True:\n        try:\n            sum(range(10**6))\n"
-        "        except BaseException:\n            pass"
-    )
-    planted.replace("sprint1.tensors", SPLIT_BODY, f"    {code}\n{SPLIT_BODY}")
+    planted.replace("sprint1.tensors", SPLIT_BODY, f"    {STUBBORN_LOOP}\n{SPLIT_BODY}")
     env = dict(os.environ, KATA_ROOT=str(planted.root))
     env.pop("KATA_TARGET", None)
     for how in (signal.SIGTERM, signal.SIGKILL):

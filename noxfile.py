@@ -81,7 +81,10 @@ def stubs(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none", default=False)
 def train(session: nox.Session) -> None:
-    """A real run with your code: nox -s train -- mlp [--target solutions] [--epochs N]."""
+    """A real run with your code: nox -s train -- {mlp,gpt,gpt2} [--target solutions] [...]."""
     if not session.posargs:
-        session.error("usage: nox -s train -- mlp [--target exercises|solutions] [--epochs N]")
+        session.error(
+            "usage: nox -s train -- {mlp,gpt,gpt2} [--target exercises|solutions] [options]; "
+            "nox -s train -- gpt -h lists a run's options"
+        )
     session.run(venv_python(session), "-m", "runs", *session.posargs, external=True)

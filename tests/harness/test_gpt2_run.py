@@ -1,0 +1,114 @@
+"""`nox -s train -- gpt2`: the README's way to run GPT-2's real weights in your own GPT,
+tried on a tiny random GPT-2 and a byte-level tokenizer saved to a local folder, with the
+hub switched off (the real 124M model needs internet access once, so it is not run here)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from grader.catalog import ROOT
+
+transformers = pytest.importorskip("transformers")
+
+
+def byte_symbols() -> dict[int, str]:
+    """GPT-2's map from each byte to a printable character (its vocab.json's alphabet)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    chars = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    vocab = {s: b for b, s in byte_symbols().items()}  # the 256 bytes, no merges
+    tokenizer = transformers.GPT2TokenizerFast(vocab=vocab, merges=[])
+    config = transformers.GPT2Config(
+        n_layer=2, n_head=2, n_embd=32, n_positions=64, vocab_size=256, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config)
+    with torch.no_grad():  # GPT-2's zero biases and unit LayerNorms would hide a mix-up
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_generates_with_the_weights_and_matches_their_logits(tiny_gpt2):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("KATA_TARGET", None)
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "runs", "gpt2", "--target=solutions"),
+            *(f"--weights={tiny_gpt2}", "--prompt=To be, or not", "--tokens=8", "--samples=2"),
+            "--threads=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    diff = float(re.search(r"max \|diff\| (\S+)", proc.stdout).group(1))
+    assert diff < 1e-4, proc.stdout
+    samples = proc.stdout.split("---\n")[1:]
+    assert len(samples) == 2 and all(s.startswith("To be, or not") for s in samples)
+
+
+def test_weights_that_cannot_be_loaded_are_explained(tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("KATA_TARGET", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runs", "gpt2", "--target=solutions", f"--weights={tmp_path}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 3 and "could not load GPT-2 weights" in proc.stderr
+
+
+def test_the_readme_snippet_runs(tiny_gpt2):
+    readme = (ROOT / "README.md").read_text()
+    (snippet,) = [c for c in readme.split("```python\n")[1:] if "load_gpt2_weights" in c]
+    code = snippet.split("```")[0]
+    shape = "block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768"
+    assert shape in code and code.count('"gpt2"') == 2
+    code = code.replace(shape, "block_size=64, vocab_size=256, n_layer=2, n_head=2, n_embd=32")
+    code = code.replace('"gpt2"', repr(str(tiny_gpt2))).replace("exercises.", "solutions.")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("To be, or not to be")
+
+
+def test_sprint5s_cached_tiny_gpt2_is_what_transformers_builds():
+    """The graded load_gpt2_weights test reads its tiny GPT-2 from out/cache/ after the
+    first build; what it reads must be what transformers builds now."""
+    import torch
+
+    from tests.sprint5.test_gpt import TinyGPT2
+
+    cached, built = TinyGPT2.cached(), TinyGPT2.build()
+    assert cached.state_dict().keys() == built.state_dict().keys()
+    for k, v in built.state_dict().items():
+        assert torch.equal(cached.state_dict()[k], v), k
+    for name in ("same_logits", "short"):
+        assert torch.equal(cached.logits(name), built.logits(name))

@@ -1,0 +1,181 @@
+"""`nox -s train -- gpt`: the capstone's loop is train()'s loop, it resumes where it stopped,
+it writes its checkpoint, curve and sample, and an unfinished tree is told what is left.
+
+Everything here trains a tiny GPT on a few lines of local text, so it runs in seconds;
+the full recipe on the real corpus is measured by hand (see the README)."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from grader.catalog import ROOT
+from grader.target import load
+from runs import gpt
+from runs.common import NotReady
+
+TEXT = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+    "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\n"
+    "Resolved. resolved.\n\nFirst Citizen:\nFirst, you know Caius Marcius is chief enemy "
+    "to the people.\n"
+) * 4
+TINY = dict(
+    block_size=8,
+    n_layer=1,
+    n_head=2,
+    n_embd=16,
+    dropout=0.0,
+    bias=True,
+    max_iters=8,
+    batch_size=4,
+    learning_rate=1e-2,
+    min_lr=1e-3,
+    warmup_iters=2,
+    weight_decay=0.1,
+    grad_clip=1.0,
+    eval_interval=4,
+    eval_iters=2,
+    seed=3,
+)
+TINY_FLAGS = [
+    "--n-layer=1",
+    "--n-head=2",
+    "--n-embd=16",
+    "--block-size=8",
+    "--batch-size=4",
+    "--eval-interval=3",
+    "--eval-iters=2",
+    "--sample-chars=40",
+    "--threads=1",
+    "--quiet",
+]
+
+
+def mods():
+    return {
+        "training": load("sprint3.training"),
+        "tokenizer": load("sprint5.tokenizer"),
+        "gpt": load("sprint5.gpt"),
+        "train_gpt": load("sprint5.train_gpt"),
+    }
+
+
+def steps(run, data, val, until):
+    while run.iter < until:
+        lr, _ = run.step(data)
+        if run.due():
+            run.evaluate(data, val, lr)
+
+
+def test_the_run_steps_through_exactly_what_train_does():
+    m = mods()
+    run = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
+    data, val = gpt.encode_splits(run.tokenizer, TEXT, "cpu")
+    steps(run, data, val, TINY["max_iters"])
+
+    torch.manual_seed(TINY["seed"])
+    config = m["gpt"].GPTConfig(vocab_size=len(run.chars), **{f: TINY[f] for f in gpt.MODEL_FIELDS})
+    model = m["gpt"].GPT(config)
+    history = m["train_gpt"].train(
+        model,
+        data,
+        val,
+        generator=torch.Generator().manual_seed(TINY["seed"]),
+        progress=False,
+        block_size=TINY["block_size"],
+        **{k: v for k, v in TINY.items() if k not in (*gpt.MODEL_FIELDS, "seed")},
+    )
+    assert [r["iter"] for r in history] == [4, 8]
+    assert run.history == history
+    for a, b in zip(run.model.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resuming_from_a_checkpoint_continues_the_same_run(tmp_path):
+    m = mods()
+    whole = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
+    data, val = gpt.encode_splits(whole.tokenizer, TEXT, "cpu")
+    steps(whole, data, val, 4)
+    whole.save(tmp_path / "ckpt.pt")
+    steps(whole, data, val, 8)
+
+    resumed = gpt.Run.load(m, tmp_path / "ckpt.pt", "cpu", None)
+    assert resumed.iter == 4 and len(resumed.history) == 1
+    steps(resumed, data, val, 8)
+    assert resumed.history == whole.history
+    for a, b in zip(resumed.model.parameters(), whole.model.parameters()):
+        assert torch.equal(a, b)
+    assert resumed.sample(30, 1.0, None) == whole.sample(30, 1.0, None)
+
+
+def cli(*args, env=None):
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("KATA_TARGET", None)
+    return subprocess.run(
+        [sys.executable, "-m", "runs", "gpt", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_run_on_a_text_file_logs_saves_samples_and_resumes(tmp_path):
+    text = tmp_path / "play.txt"
+    text.write_text(TEXT)
+    out = tmp_path / "out"
+    common = ["--target=solutions", f"--text={text}", f"--out={out}", *TINY_FLAGS]
+    proc = cli(*common, "--iters=6")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    logged = [ln for ln in proc.stdout.splitlines() if ln.startswith("step")]
+    assert len(logged) == 2 and "val" in logged[0] and "tokens/s" in logged[0]
+    assert "--- sample" in proc.stdout and "final: train" in proc.stdout
+    assert (out / "gpt_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sample = (out / "sample.txt").read_text()
+    assert len(sample) == 40 and set(sample) <= set(TEXT)
+    saved = torch.load(out / "ckpt.pt", weights_only=True)
+    assert saved["iter"] == 6 and [r["iter"] for r in saved["history"]] == [3, 6]
+
+    more = cli(*common, "--resume", "--iters=9")
+    assert more.returncode == 0, more.stdout + more.stderr
+    assert "resuming" in more.stdout and "at step 6 of 9" in more.stdout
+    assert torch.load(out / "ckpt.pt", weights_only=True)["iter"] == 9
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    proc = cli("--target=solutions", f"--out={tmp_path}", "--resume", "--quiet")
+    assert proc.returncode == 3 and "no checkpoint" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_text_too_short_for_the_block_is_refused(tmp_path):
+    (tmp_path / "t.txt").write_text("To be, or not to be.\n")
+    proc = cli("--target=solutions", f"--text={tmp_path / 't.txt'}", f"--out={tmp_path}")
+    assert proc.returncode == 3 and "too short" in proc.stderr
+
+
+def test_the_stub_tree_lists_every_kata_the_run_needs(tmp_path):
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    proc = cli(env={"KATA_ROOT": str(tmp_path)})
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    for kata in gpt.NEEDS:
+        assert kata in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_stub_reached_at_run_time_is_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(gpt, "require", lambda *a: None)
+
+    def reaches_a_stub(*args):
+        raise NotImplementedError("sprint4.attention.AttentionHead")
+
+    monkeypatch.setattr(gpt, "_train", reaches_a_stub)
+    args = argparse.Namespace(out=str(tmp_path))
+    with pytest.raises(NotReady, match=r"sprint4\.attention\.AttentionHead"):
+        gpt.main(args, "exercises")

@@ -6,7 +6,8 @@ signature and docstring, but its body becomes
 
     raise NotImplementedError("sprint1.tensors.split_heads")
 
-naming the kata. Private helpers (`_name`) are dropped: the learner writes their own.
+naming the kata. Private helpers (`_name`, functions and classes) are dropped: the
+learner writes their own.
 
     python -m grader.stubs            # write exercises/, keeping files a learner has edited
     python -m grader.stubs --force    # overwrite even those
@@ -46,14 +47,15 @@ def stub_source(source: str, module_id: str) -> str:
         return " " * indent + f'raise NotImplementedError("{module_id}.{kata}")\n'
 
     for node in tree.body:
+        defines = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        if isinstance(node, defines) and node.name.startswith("_"):  # a helper: dropped
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            edits.append((start, node.end_lineno, ""))
+            continue
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            if node.name.startswith("_"):
-                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
-                edits.append((start, node.end_lineno, ""))
-                continue
             first, last, indent = _body_range(node)
             edits.append((first, last, raise_line(indent, node.name)))
-        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+        elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                     first, last, indent = _body_range(item)

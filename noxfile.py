@@ -58,8 +58,9 @@ def grade(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """The project's own suite: every sprint against solutions/, the harness, the stubs."""
-    args = session.posargs or ["tests"]
+    """The project's own suite: every sprint against solutions/, the harness, the stubs,
+    and the benchmarks run once each as tests (--benchmark-disable: no timing, no rot)."""
+    args = session.posargs or ["tests", "benchmarks", "--benchmark-disable"]
     session.run(
         venv_python(session), "-m", "pytest", *args, external=True, env={"KATA_TARGET": "solutions"}
     )
@@ -71,6 +72,17 @@ def lint(session: nox.Session) -> None:
     python = venv_python(session)
     session.run(python, "-m", "ruff", "format", "--check", ".", external=True)
     session.run(python, "-m", "ruff", "check", ".", external=True)
+
+
+@nox.session(venv_backend="none", default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: nox -s bench -- sprint4 [--target solutions] [--device cpu|cuda|all]."""
+    if not session.posargs:
+        session.error(
+            "usage: nox -s bench -- {sprint1,sprint3,sprint4,sprint5,all} "
+            "[--target exercises|solutions] [--device cpu|cuda|all] [--threads N] [--sizes ...]"
+        )
+    session.run(venv_python(session), "-m", "benchmarks", *session.posargs, external=True)
 
 
 @nox.session(venv_backend="none", default=False)

@@ -110,5 +110,5 @@ def test_sprint5s_cached_tiny_gpt2_is_what_transformers_builds():
     assert cached.state_dict().keys() == built.state_dict().keys()
     for k, v in built.state_dict().items():
         assert torch.equal(cached.state_dict()[k], v), k
-    for name in ("same_logits", "short"):
-        assert torch.equal(cached.logits(name), built.logits(name))
+    for name in ("same_logits", "short"):  # the last bits depend on the thread count
+        torch.testing.assert_close(cached.logits(name), built.logits(name), rtol=1e-5, atol=1e-5)

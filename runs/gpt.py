@@ -14,6 +14,7 @@ single call cannot; a test proves that, uninterrupted, the two give the same his
 from __future__ import annotations
 
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -226,6 +227,28 @@ class Run:
         return self.tokenizer.decode(out[0, len(start) :].tolist())
 
 
+class _stop_between_steps:
+    """Ctrl-C during training: finish the current step, then stop (the caller saves, so the
+    checkpoint is a consistent state); a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.asked = False
+
+    def _handler(self, signum, frame):
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        tqdm.write("Ctrl-C: finishing this step, then saving (Ctrl-C again to quit now)")
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 def main(args, target_name: str) -> int:
     require(NEEDS, target_name)
     from grader.target import load
@@ -279,9 +302,8 @@ def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
     bar = tqdm(
         total=s["max_iters"], initial=run.iter, desc="training", unit="step", disable=args.quiet
     )
-    saved_at = run.iter if args.resume else None
-    try:
-        while run.iter < s["max_iters"]:
+    with _stop_between_steps() as stop:
+        while run.iter < s["max_iters"] and not stop.asked:
             started = time.perf_counter()
             lr, loss = run.step(train_data)
             run.train_seconds += time.perf_counter() - started
@@ -290,21 +312,18 @@ def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
             if run.due():
                 row = run.evaluate(train_data, val_data, lr)
                 run.save(ckpt)
-                saved_at = run.iter
                 rate = run.iter * tokens_per_step / run.train_seconds
                 tqdm.write(
                     f"step {row['iter']:5d}  train {row['train_loss']:.4f}  "
                     f"val {row['val_loss']:.4f}  lr {lr:.2e}  {rate:,.0f} tokens/s"
                 )
-    except KeyboardInterrupt:
+    if stop.asked and run.iter < s["max_iters"]:
+        run.save(ckpt)
         bar.close()
-        if saved_at is None:
-            print(f"\nstopped at step {run.iter}, before the first checkpoint")
-        else:
-            print(
-                f"\nstopped at step {run.iter}; {ckpt} holds step {saved_at}: "
-                "go on from there with --resume (the same run, step for step)"
-            )
+        print(
+            f"\nstopped after step {run.iter}, saved to {ckpt}: go on with --resume "
+            "(the same run, step for step)"
+        )
         return 130
     bar.close()
     png = save_curves(

@@ -179,3 +179,36 @@ def test_a_stub_reached_at_run_time_is_named(monkeypatch, tmp_path):
     args = argparse.Namespace(out=str(tmp_path))
     with pytest.raises(NotReady, match=r"sprint4\.attention\.AttentionHead"):
         gpt.main(args, "exercises")
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resumes_to_the_same_run(tmp_path):
+    """Ctrl-C between evaluations: the run stops after the current step, saves that step,
+    and --resume ends exactly where an uninterrupted run ends."""
+    import signal
+    import time
+
+    text = tmp_path / "play.txt"
+    text.write_text(TEXT)
+    flags = ["--target=solutions", f"--text={text}", *TINY_FLAGS, "--iters=1500"]
+    flags = [f for f in flags if not f.startswith("--eval-interval")] + ["--eval-interval=1000"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("KATA_TARGET", None)
+    command = [sys.executable, "-m", "runs", "gpt", *flags, f"--out={tmp_path / 'a'}"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    while "GPT from" not in proc.stdout.readline():  # training starts after this line
+        pass
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out = proc.stdout.read()
+    assert proc.wait(timeout=120) == 130, out
+    assert "stopped after step" in out
+    stopped_at = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=True)["iter"]
+    assert 0 < stopped_at < 1500
+
+    def final(*args):
+        done = cli(*flags, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        line = next(ln for ln in done.stdout.splitlines() if ln.startswith("final:"))
+        return line.split(";")[0]  # the losses, not the timing
+
+    assert final(f"--out={tmp_path / 'a'}", "--resume") == final(f"--out={tmp_path / 'b'}")

@@ -12,6 +12,7 @@ import torch
 
 from benchmarks import core
 from grader import target_module
+from runs.common import GPT_KATAS
 from solutions.sprint3 import training as ref_training
 from solutions.sprint5 import gpt as ref_gpt
 
@@ -19,7 +20,6 @@ gpt = target_module("sprint5.gpt")
 training = target_module("sprint3.training")
 SIZES = core.TRANSFORMER_SIZES
 IMPLS = ["target", "reference", "gpu-best", "gpu-best-compiled"]
-NEEDS = ["sprint5.gpt.GPTConfig", "sprint5.gpt.GPT"]
 
 
 def config_kwargs(size):
@@ -45,7 +45,7 @@ def model_for(impl, size, device):
         pytest.skip("gpu-best rows (bf16 autocast, fused kernels, torch.compile) run on CUDA only")
     torch.manual_seed(0)
     if impl == "target":
-        core.require_target(NEEDS)
+        core.require_target(GPT_KATAS)
         return core.build(lambda: gpt.GPT(gpt.GPTConfig(**config_kwargs(size))).to(device))
     fast = impl.startswith("gpu-best")
     return ref_gpt.GPT(ref_gpt.GPTConfig(**config_kwargs(size), fast=fast)).to(device)

@@ -9,6 +9,18 @@ from pathlib import Path
 from grader import target
 from grader.catalog import ROOT
 
+# The katas a GPT is made of, in the reference's build: what any run of a GPT needs.
+GPT_KATAS = [
+    "sprint4.attention.causal_mask",
+    "sprint4.attention.scaled_dot_product_attention",
+    "sprint4.attention.MultiHeadAttention",
+    "sprint4.layers.LayerNorm",
+    "sprint4.layers.FeedForward",
+    "sprint4.layers.Block",
+    "sprint5.gpt.GPTConfig",
+    "sprint5.gpt.GPT",
+]
+
 
 class NotReady(Exception):
     """Katas a run needs are still stubs."""

@@ -21,20 +21,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from runs.common import NotReady, out_dir, require, save_curves
+from runs.common import GPT_KATAS, NotReady, out_dir, require, save_curves
 
 NEEDS = [
     "sprint3.training.clip_grad_norm",
     "sprint3.training.cosine_lr",
-    "sprint4.attention.causal_mask",
-    "sprint4.attention.scaled_dot_product_attention",
-    "sprint4.attention.MultiHeadAttention",
-    "sprint4.layers.LayerNorm",
-    "sprint4.layers.FeedForward",
-    "sprint4.layers.Block",
+    *GPT_KATAS,
     "sprint5.tokenizer.CharTokenizer",
-    "sprint5.gpt.GPTConfig",
-    "sprint5.gpt.GPT",
     "sprint5.train_gpt.get_batch",
     "sprint5.train_gpt.estimate_loss",
 ]

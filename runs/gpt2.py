@@ -12,19 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from runs.common import NotReady, require
+from runs.common import GPT_KATAS, NotReady, require
 
-NEEDS = [
-    "sprint4.attention.causal_mask",
-    "sprint4.attention.scaled_dot_product_attention",
-    "sprint4.attention.MultiHeadAttention",
-    "sprint4.layers.LayerNorm",
-    "sprint4.layers.FeedForward",
-    "sprint4.layers.Block",
-    "sprint5.gpt.GPTConfig",
-    "sprint5.gpt.GPT",
-    "sprint5.gpt.load_gpt2_weights",
-]
+NEEDS = [*GPT_KATAS, "sprint5.gpt.load_gpt2_weights"]
 
 
 def add_arguments(parser) -> None:

@@ -115,13 +115,9 @@ class Run:
     """One training run of the target's GPT: its state, a step, an evaluation, a checkpoint."""
 
     def __init__(self, mods, settings: dict, chars: list[str], source: str, device: str):
-        self.mods, self.s, self.chars, self.source, self.device = (
-            mods,
-            settings,
-            chars,
-            source,
-            device,
-        )
+        self.mods = mods  # the target's modules: training, tokenizer, gpt, train_gpt
+        self.s = settings
+        self.chars, self.source, self.device = chars, source, device
         self.tokenizer = mods["tokenizer"].CharTokenizer(chars)
         torch.manual_seed(settings["seed"])  # the GPT's init draws from the global RNG
         config = mods["gpt"].GPTConfig(
@@ -173,8 +169,12 @@ class Run:
             s["eval_iters"],
             self.generator,
         )
-        row = {"iter": self.iter, "train_loss": losses["train"], "val_loss": losses["val"]}
-        row["lr"] = lr
+        row = {
+            "iter": self.iter,
+            "train_loss": losses["train"],
+            "val_loss": losses["val"],
+            "lr": lr,
+        }
         self.history.append(row)
         return row
 

@@ -46,6 +46,14 @@ def venv_python(session: nox.Session) -> str:
     return str(python)
 
 
+def run_module(session: nox.Session, module: str, usage: str | None = None) -> None:
+    """`python -m module` with the session's posargs in the shared venv; `usage` says what
+    to pass when the module needs arguments and none came."""
+    if usage and not session.posargs:
+        session.error(usage)
+    session.run(venv_python(session), "-m", module, *session.posargs, external=True)
+
+
 @nox.session(venv_backend="none", default=False)
 def grade(session: nox.Session) -> None:
     """Grade your exercises: nox -s grade -- sprint1 [--target solutions] [--json PATH]."""
@@ -77,26 +85,26 @@ def lint(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: nox -s bench -- sprint4 [--target solutions] [--device cpu|cuda|all]."""
-    if not session.posargs:
-        session.error(
-            "usage: nox -s bench -- {sprint1,sprint3,sprint4,sprint5,all} "
-            "[--target exercises|solutions] [--device cpu|cuda|all] [--threads N] [--sizes ...]"
-        )
-    session.run(venv_python(session), "-m", "benchmarks", *session.posargs, external=True)
+    run_module(
+        session,
+        "benchmarks",
+        "usage: nox -s bench -- {sprint1,sprint3,sprint4,sprint5,all} "
+        "[--target exercises|solutions] [--device cpu|cuda|all] [--threads N] [--sizes ...]",
+    )
 
 
 @nox.session(venv_backend="none", default=False)
 def stubs(session: nox.Session) -> None:
     """Regenerate exercises/ from solutions/ (files holding your work are kept; --force)."""
-    session.run(venv_python(session), "-m", "grader.stubs", *session.posargs, external=True)
+    run_module(session, "grader.stubs")
 
 
 @nox.session(venv_backend="none", default=False)
 def train(session: nox.Session) -> None:
     """A real run with your code: nox -s train -- {mlp,gpt,gpt2} [--target solutions] [...]."""
-    if not session.posargs:
-        session.error(
-            "usage: nox -s train -- {mlp,gpt,gpt2} [--target exercises|solutions] [options]; "
-            "nox -s train -- gpt -h lists a run's options"
-        )
-    session.run(venv_python(session), "-m", "runs", *session.posargs, external=True)
+    run_module(
+        session,
+        "runs",
+        "usage: nox -s train -- {mlp,gpt,gpt2} [--target exercises|solutions] [options]; "
+        "nox -s train -- gpt -h lists a run's options",
+    )

@@ -50,9 +50,6 @@ def bench_pairwise_sq_dists(benchmark, device, size, impl):
         device,
         kata=KATA,
         impl=impl,
-        size=size.id,
-        size_label=size.label,
-        dtype="fp32",
+        size=size,
         flops=3 * N * M * D,
-        tokens=None,
     )

@@ -51,9 +51,6 @@ def bench_train_step(benchmark, device, size, impl):
         device,
         kata=KATA,
         impl=impl,
-        size=size.id,
-        size_label=size.label,
-        dtype="fp32",
+        size=size,
         flops=6 * n_params * size.B,
-        tokens=None,
     )

@@ -28,18 +28,6 @@ def attention_flops(s: core.Size) -> int:
 LABELS = {torch.float32: "fp32", torch.bfloat16: "bf16"}
 
 
-def info(kata, impl, size, flops, dtype="fp32"):
-    return dict(
-        kata=kata,
-        impl=impl,
-        size=size.id,
-        size_label=size.label,
-        dtype=dtype,
-        flops=flops,
-        tokens=size.tokens,
-    )
-
-
 @pytest.mark.parametrize("impl", ["target", "reference", "torch", "gpu-best"])
 @pytest.mark.parametrize("size", SIZES, **IDS)
 @pytest.mark.benchmark(group="sprint4.attention.scaled_dot_product_attention")
@@ -63,7 +51,12 @@ def bench_scaled_dot_product_attention(benchmark, device, size, impl):
             benchmark,
             fn,
             device,
-            **info(kata, impl, size, attention_flops(size), LABELS[dtype]),
+            kata=kata,
+            impl=impl,
+            size=size,
+            flops=attention_flops(size),
+            dtype=LABELS[dtype],
+            tokens=size.tokens,
         )
 
 
@@ -107,7 +100,16 @@ def module_row(benchmark, device, size, impl, kata, build_target, build_ref, bui
     module = module.to(device).eval()
     x = torch.randn(size.B, size.T, size.C, device=device)
     with torch.no_grad():
-        core.measure(benchmark, lambda: module(x), device, **info(kata, impl, size, flops))
+        core.measure(
+            benchmark,
+            lambda: module(x),
+            device,
+            kata=kata,
+            impl=impl,
+            size=size,
+            flops=flops,
+            tokens=size.tokens,
+        )
 
 
 @pytest.mark.parametrize("impl", ["target", "reference", "torch"])

@@ -57,16 +57,11 @@ def batch(size, device):
     return x, torch.roll(x, -1, dims=1)
 
 
-def info(impl, size, kata):
-    return dict(
-        kata=kata,
-        impl=impl,
-        size=size.id,
-        size_label=size.label,
-        dtype="bf16" if impl.startswith("gpu-best") else "fp32",
-        flops=flops_per_call(size),
-        tokens=size.tokens,
-    )
+def row(impl, size, kata) -> dict:
+    """What core.measure records for a GPT row."""
+    dtype = "bf16" if impl.startswith("gpu-best") else "fp32"
+    flops = flops_per_call(size)
+    return dict(kata=kata, impl=impl, size=size, flops=flops, dtype=dtype, tokens=size.tokens)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -84,7 +79,7 @@ def bench_gpt_forward_backward(benchmark, device, size, impl):
     if impl == "gpu-best-compiled":
         forward = torch.compile(model)
         core.first_compiled_call(step, device)
-    core.measure(benchmark, step, device, **info(impl, size, "sprint5.gpt.GPT fwd+bwd"))
+    core.measure(benchmark, step, device, **row(impl, size, "sprint5.gpt.GPT fwd+bwd"))
 
 
 @pytest.mark.parametrize("impl", IMPLS[:3])
@@ -108,4 +103,4 @@ def bench_training_step(benchmark, device, size, impl):
         clip(model.parameters(), 1.0)
         optimizer.step()
 
-    core.measure(benchmark, step, device, **info(impl, size, "sprint5 training step"))
+    core.measure(benchmark, step, device, **row(impl, size, "sprint5 training step"))

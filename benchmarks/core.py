@@ -125,8 +125,20 @@ def build(make: Callable[[], object]):
         pytest.skip(f"not started: {exc} still raises NotImplementedError")
 
 
-def measure(benchmark, fn: Callable[[], object], device: str, **info) -> None:
-    """Time fn() honestly with pytest-benchmark and record what the row is.
+def measure(
+    benchmark,
+    fn: Callable[[], object],
+    device: str,
+    *,
+    kata: str,
+    impl: str,
+    size: Size,
+    flops: float,
+    dtype: str = "fp32",
+    tokens: int | None = None,
+) -> None:
+    """Time fn() honestly with pytest-benchmark and record what the row is (kata, impl,
+    size, dtype, FLOPs and tokens per call: what the report derives its columns from).
 
     Warm-up: 3 calls, or 1 when a call takes over 0.2 s. Then rounds of k calls (k
     chosen so a round lasts ~ROUND_SECONDS) with one synchronize after the k-th, and
@@ -134,7 +146,17 @@ def measure(benchmark, fn: Callable[[], object], device: str, **info) -> None:
     stats, and `per_call_s` (the median) in extra_info, are per call. Under
     --benchmark-disable fn runs once, as a test.
     """
-    benchmark.extra_info.update(info, device=device, threads=torch.get_num_threads())
+    benchmark.extra_info.update(
+        kata=kata,
+        impl=impl,
+        size=size.id,
+        size_label=size.label,
+        dtype=dtype,
+        flops=flops,
+        tokens=tokens,
+        device=device,
+        threads=torch.get_num_threads(),
+    )
     if benchmark.disabled:  # a test run: once, through the fixture
         benchmark.pedantic(lambda: (fn(), sync(device)))
         return

@@ -220,7 +220,7 @@ class Run:
         return self.tokenizer.decode(out[0, len(start) :].tolist())
 
 
-class _stop_between_steps:
+class _StopBetweenSteps:
     """Ctrl-C during training: finish the current step, then stop (the caller saves, so the
     checkpoint is a consistent state); a second Ctrl-C stops at once."""
 
@@ -242,16 +242,21 @@ class _stop_between_steps:
         return False
 
 
-def main(args, target_name: str) -> int:
-    require(NEEDS, target_name)
+def target_modules() -> dict:
+    """The target's modules a Run uses, by the short names it uses them under."""
     from grader.target import load
 
-    mods = {
+    return {
         "training": load("sprint3.training"),
         "tokenizer": load("sprint5.tokenizer"),
         "gpt": load("sprint5.gpt"),
         "train_gpt": load("sprint5.train_gpt"),
     }
+
+
+def main(args, target_name: str) -> int:
+    require(NEEDS, target_name)
+    mods = target_modules()
     folder = out_dir("gpt", args.out)
     ckpt = folder / "ckpt.pt"
     try:
@@ -295,7 +300,7 @@ def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
     bar = tqdm(
         total=s["max_iters"], initial=run.iter, desc="training", unit="step", disable=args.quiet
     )
-    with _stop_between_steps() as stop:
+    with _StopBetweenSteps() as stop:
         while run.iter < s["max_iters"] and not stop.asked:
             started = time.perf_counter()
             lr, loss = run.step(train_data)

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from grader.catalog import ROOT
-from grader.target import load
 from runs import gpt
 from runs.common import NotReady
 
@@ -56,15 +55,6 @@ TINY_FLAGS = [
 ]
 
 
-def mods():
-    return {
-        "training": load("sprint3.training"),
-        "tokenizer": load("sprint5.tokenizer"),
-        "gpt": load("sprint5.gpt"),
-        "train_gpt": load("sprint5.train_gpt"),
-    }
-
-
 def steps(run, data, val, until):
     while run.iter < until:
         lr, _ = run.step(data)
@@ -73,7 +63,7 @@ def steps(run, data, val, until):
 
 
 def test_the_run_steps_through_exactly_what_train_does():
-    m = mods()
+    m = gpt.target_modules()
     run = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
     data, val = gpt.encode_splits(run.tokenizer, TEXT, "cpu")
     steps(run, data, val, TINY["max_iters"])
@@ -97,7 +87,7 @@ def test_the_run_steps_through_exactly_what_train_does():
 
 
 def test_resuming_from_a_checkpoint_continues_the_same_run(tmp_path):
-    m = mods()
+    m = gpt.target_modules()
     whole = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
     data, val = gpt.encode_splits(whole.tokenizer, TEXT, "cpu")
     steps(whole, data, val, 4)

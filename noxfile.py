@@ -1,8 +1,11 @@
 """The front door: `nox -s grade -- sprint1` grades your exercises, `nox -s tests` the project.
+A bare `nox` prints the learner's commands and where you stand.
 
-All sessions share one virtual environment, `.venv`, built from pyproject.toml. It is
-installed on the first call and again only when the dependency lists change, so a
-grading run costs little more than importing torch.
+The sessions that run your code or torch share one virtual environment, `.venv`, built
+from pyproject.toml. It is installed on the first call and again only when the
+dependency lists change, so a grading run costs little more than importing torch. The
+sessions around grading (hint, katas, progress, reset, solution) need no torch and run
+straight away with nox's own Python.
 """
 
 import hashlib
@@ -19,7 +22,7 @@ sys.path.insert(0, str(HERE))
 
 from grader.cli import USAGE, UsageError, parse  # stdlib only: no torch here
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["learn"]  # a bare `nox`
 VENV = HERE / ".venv"
 STAMP = VENV / ".torch-katas-deps"
 
@@ -46,25 +49,93 @@ def venv_python(session: nox.Session) -> str:
     return str(python)
 
 
-def run_module(session: nox.Session, module: str, usage: str | None = None) -> None:
-    """`python -m module` with the session's posargs in the shared venv; `usage` says what
-    to pass when the module needs arguments and none came."""
+def run_module(
+    session: nox.Session, module: str, usage: str | None = None, *, python: str | None = None
+) -> None:
+    """`python -m module` with the session's posargs (in the shared venv unless `python` is
+    given); `usage` says what to pass when the module needs arguments and none came."""
     if usage and not session.posargs:
-        session.error(usage)
-    session.run(venv_python(session), "-m", module, *session.posargs, external=True)
+        usage_error(usage)
+    session.run(python or venv_python(session), "-m", module, *session.posargs, external=True)
+
+
+def usage_error(message: str) -> None:
+    """Stop with exit status 2, as a command-line tool does on a usage error."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def learner_tool(session: nox.Session, *args: str, usage: str | None = None) -> None:
+    """`python -m grader.learn ARGS posargs` with nox's own Python: no venv, no torch."""
+    if usage and not session.posargs:
+        usage_error(usage)
+    session.run(sys.executable, "-m", "grader.learn", *args, *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def learn(session: nox.Session) -> None:
+    """What to run: the learner's commands, and where you stand (a bare `nox` runs this)."""
+    learner_tool(session, "commands")
 
 
 @nox.session(venv_backend="none", default=False)
 def grade(session: nox.Session) -> None:
-    """Grade your exercises: nox -s grade -- sprint1 [--target solutions] [--json PATH]."""
+    """Grade your exercises: nox -s grade -- sprint1 [--target solutions] [--json PATH].
+    Fails (status 1) unless every kata graded passes."""
     try:
         parse(session.posargs)
     except UsageError as exc:
-        session.error(str(exc) if session.posargs else USAGE)
+        usage_error(str(exc) if session.posargs else USAGE)
     session.run(venv_python(session), "-m", "grader", *session.posargs, external=True)
 
 
-@nox.session(venv_backend="none")
+@nox.session(venv_backend="none", default=False)
+def watch(session: nox.Session) -> None:
+    """Re-grade on every save: nox -s watch -- sprint4.attention (Ctrl-C stops)."""
+    try:
+        parse(session.posargs)
+    except UsageError as exc:
+        usage_error(str(exc) if session.posargs else USAGE.replace("grade", "watch", 1))
+    session.run(venv_python(session), "-m", "grader.watch", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none", default=False)
+def hint(session: nox.Session) -> None:
+    """The next hint for a kata: nox -s hint -- split_heads [--level 1|2|3]."""
+    learner_tool(session, "hint", usage="usage: nox -s hint -- KATA [--level 1|2|3]")
+
+
+@nox.session(venv_backend="none", default=False)
+def katas(session: nox.Session) -> None:
+    """Every kata with its order, difficulty and last status: nox -s katas [-- sprint2]."""
+    learner_tool(session, "katas")
+
+
+@nox.session(venv_backend="none", default=False)
+def progress(session: nox.Session) -> None:
+    """Every sprint at a glance, from your grading runs; writes PROGRESS.md."""
+    learner_tool(session, "progress")
+
+
+@nox.session(venv_backend="none", default=False)
+def solution(session: nox.Session) -> None:
+    """The reference for a kata you have passed: nox -s solution -- split_heads [--force]."""
+    learner_tool(session, "solution", usage="usage: nox -s solution -- KATA [--force]")
+
+
+@nox.session(venv_backend="none", default=False)
+def reset(session: nox.Session) -> None:
+    """Put back the stub of a kata, module or sprint (your code is backed up): nox -s reset
+    -- split_heads [--yes]."""
+    run_module(
+        session,
+        "grader.reset",
+        "usage: nox -s reset -- KATA|MODULE|SPRINT... [--yes]",
+        python=sys.executable,
+    )
+
+
+@nox.session(venv_backend="none", default=False)
 def tests(session: nox.Session) -> None:
     """The project's own suite: every sprint against solutions/, the harness, the stubs,
     and the benchmarks run once each as tests (--benchmark-disable: no timing, no rot)."""
@@ -74,7 +145,7 @@ def tests(session: nox.Session) -> None:
     )
 
 
-@nox.session(venv_backend="none")
+@nox.session(venv_backend="none", default=False)
 def lint(session: nox.Session) -> None:
     """ruff: the format check and the lint rules."""
     python = venv_python(session)
@@ -95,8 +166,15 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none", default=False)
 def stubs(session: nox.Session) -> None:
-    """Regenerate exercises/ from solutions/ (files holding your work are kept; --force)."""
+    """For maintainers: regenerate exercises/ from solutions/ (edited files are kept;
+    --force overwrites every one of them: to undo one kata, use nox -s reset)."""
     run_module(session, "grader.stubs")
+
+
+@nox.session(venv_backend="none", default=False)
+def syllabus(session: nox.Session) -> None:
+    """For maintainers: write SYLLABUS.md from solutions/ and tests/<sprint>/katas.toml."""
+    run_module(session, "grader.syllabus", python=sys.executable)
 
 
 @nox.session(venv_backend="none", default=False)

@@ -9,8 +9,11 @@ class in `solutions/sprintN/<module>.py` is a kata, listed in the order that
 from __future__ import annotations
 
 import ast
+import difflib
 import re
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,19 +71,19 @@ def katas(sprint: str, root: Path = ROOT) -> list[Kata]:
     return found
 
 
-def kata(name: str, *, hint: str = "", timeout: float | None = None, forbid=()):
+def kata(name: str, *, timeout: float | None = None, forbid=()):
     """Mark a test class or function as grading one kata of the module under test.
 
     The full id comes from the test file: `tests/sprint1/test_tensors.py` with
-    `@kata("split_heads")` grades `sprint1.tensors.split_heads`. `hint` is shown
-    under the scorecard when this is the learner's next kata; `timeout` raises the
+    `@kata("split_heads")` grades `sprint1.tensors.split_heads`. `timeout` raises the
     per-test time limit (seconds) for slow tests such as training runs; `forbid` names
     the torch shortcuts (dotted paths) that the code under test may not call while the
-    test runs (see grader.guard).
+    test runs (see grader.guard). What a learner reads about the kata (hints, difficulty)
+    lives in the sprint's `katas.toml` (see `info`).
     """
     import pytest  # only test code calls this; the parent never does
 
-    mark = pytest.mark.kata(name, hint=hint, forbid=tuple(forbid))
+    mark = pytest.mark.kata(name, forbid=tuple(forbid))
     if timeout is None:
         return mark
 
@@ -88,6 +91,103 @@ def kata(name: str, *, hint: str = "", timeout: float | None = None, forbid=()):
         return pytest.mark.kata_timeout(timeout)(mark(obj))
 
     return both
+
+
+@dataclass(frozen=True)
+class KataInfo:
+    """What a learner is told about a kata, from its sprint's `katas.toml`."""
+
+    difficulty: int  # 1 warm-up, 2 takes thought, 3 a real piece of work
+    hints: tuple[str, ...]  # level 1 a nudge, 2 the tool or formula in words, 3 may sketch code
+    from_scratch: str = ""  # the shortcut that is off limits, where the kata is "from scratch"
+
+
+@dataclass(frozen=True)
+class SprintInfo:
+    title: str
+    intro: str
+    sources: tuple[str, ...]
+    katas: dict[str, KataInfo] = field(default_factory=dict)  # kata id → info
+
+
+def info_path(sprint: str, root: Path = ROOT) -> Path:
+    return root / "tests" / sprint / "katas.toml"
+
+
+@cache
+def info(sprint: str, root: Path = ROOT) -> SprintInfo:
+    """The sprint's `tests/<sprint>/katas.toml`: its introduction, and each kata's
+    difficulty, hints and from-scratch rule, keyed `[<module>.<kata>]`."""
+    data = tomllib.loads(info_path(sprint, root).read_text())
+    head = data.pop("sprint", {})
+    katas = {
+        f"{sprint}.{module}.{name}": KataInfo(
+            int(entry.get("difficulty", 0)),
+            tuple(entry.get("hints", ())),
+            entry.get("from_scratch", ""),
+        )
+        for module, entries in data.items()
+        for name, entry in entries.items()
+    }
+    return SprintInfo(
+        head.get("title", ""), head.get("intro", "").strip(), tuple(head.get("sources", ())), katas
+    )
+
+
+def kata_info(kata_id: str, root: Path = ROOT) -> KataInfo:
+    sprint = kata_id.split(".")[0]
+    found = info(sprint, root).katas.get(kata_id)
+    if found is None:
+        raise KeyError(f"{kata_id} has no entry in {info_path(sprint, root).relative_to(root)}")
+    return found
+
+
+def all_katas(root: Path = ROOT) -> list[Kata]:
+    return [k for sprint in sprints(root) for k in katas(sprint, root)]
+
+
+class UnknownSelector(ValueError):
+    """A selector that names no sprint, module or kata; the message suggests close ones."""
+
+
+def resolve(selector: str, root: Path = ROOT) -> list[Kata]:
+    """The katas a selector names, in catalog order: `all`, a sprint (`sprint1`), a module
+    (`sprint1.tensors`), a kata id (`sprint1.tensors.split_heads`), or a bare kata or
+    module name that is unique across the sprints (`channels_last`, `tensors`)."""
+    everything = all_katas(root)
+    if selector == "all":
+        return everything
+    found = [k for k in everything if selector in (k.sprint, k.module_id, k.id)]
+    if not found and "." not in selector:
+        by_name = [k for k in everything if k.name == selector]
+        by_module = [k for k in everything if k.module == selector]
+        if len(by_name) == 1:
+            found = by_name
+        elif len({k.module_id for k in by_module}) == 1:
+            found = by_module
+        elif by_name or by_module:
+            ids = sorted({k.id for k in by_name} | {k.module_id for k in by_module})
+            raise UnknownSelector(f"{selector!r} is ambiguous: say which of {', '.join(ids)}")
+    if found:
+        return found
+    names = [*sprints(root), "all"]
+    names += list(dict.fromkeys(k.module_id for k in everything))
+    names += [k.id for k in everything] + [k.name for k in everything]
+    close = difflib.get_close_matches(selector, names, n=4, cutoff=0.6)
+    ids = {k.name: k.id for k in everything}
+    close = list(dict.fromkeys(ids.get(c, c) for c in close))
+    hint = (
+        f"; did you mean {' or '.join(close)}?"
+        if close
+        else f" (sprints: {', '.join(names[: len(sprints(root)) + 1])})"
+    )
+    raise UnknownSelector(f"no sprint, module or kata called {selector!r}{hint}")
+
+
+def test_path(module_id: str) -> str:
+    """Where a module's graded tests live: sprint1.tensors → tests/sprint1/test_tensors.py."""
+    sprint, module = module_id.split(".")
+    return f"tests/{sprint}/test_{module}.py"
 
 
 def module_id_for_test_file(path: Path) -> str | None:

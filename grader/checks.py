@@ -114,18 +114,47 @@ def check_close(
     first = bad.nonzero()[0].tolist() if bad.dim() else []
     g = got_cmp[tuple(first)].item() if first else got_cmp.item()
     w = want_cmp[tuple(first)].item() if first else want_cmp.item()
-    count = int(bad.sum())
-    detail = f"{count} of {bad.numel()} entries differ"
+    detail = f"{int(bad.sum())} of {bad.numel()} entries differ"
     if want_cmp.is_floating_point():
-        diff = (got_cmp.double() - want_cmp.double()).abs()
-        diff = diff[~torch.isnan(diff)]
-        if diff.numel():
-            detail += f", max |diff| {diff.max().item():.3g}"
-        if torch.isnan(got_cmp).any() and not torch.isnan(want_cmp).any():
-            detail += ", and the output has NaN where none was expected"
+        detail += _float_detail(got_cmp, want_cmp, bad)
         detail += f"; tolerance rtol={rtol:g}, atol={atol:g}"
     at = f" at {_index_text(first)}" if first else ""
     fail(where, f"value{at} is {_number(g)}, expected {_number(w)} ({detail})", mistake)
+
+
+def _float_detail(got: Tensor, want: Tensor, bad: Tensor) -> str:
+    """NaN and inf named as such; the largest difference only over finite entries that differ."""
+    text = ""
+    for name, test in (("NaN", torch.isnan), ("inf", torch.isinf)):
+        unexpected = test(got) & ~test(want)
+        if unexpected.any():
+            text += f", {int(unexpected.sum())} {name} where a number was expected"
+        missing = test(want) & ~test(got)
+        if missing.any():
+            text += f", {int(missing.sum())} numbers where {name} was expected"
+    finite = bad & torch.isfinite(got) & torch.isfinite(want)
+    if finite.any():
+        diff = (got.double() - want.double()).abs()[finite]
+        among = " among the finite ones" if text else ""
+        text += f", max |diff| {diff.max().item():.3g}{among}"
+    return text
+
+
+def expect_raises(error: type[BaseException], call, where: str, why: str, mistake: str = ""):
+    """call() must raise `error`; says what came instead: a return value or another error."""
+    try:
+        value = call()
+    except error:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        fail(
+            where,
+            f"raised {type(exc).__name__} ({exc}) where {error.__name__} was expected: {why}",
+            mistake,
+        )
+    fail(where, f"returned {describe(value)} where {error.__name__} was expected: {why}", mistake)
 
 
 def _number(value) -> str:
@@ -191,8 +220,8 @@ class Snapshot:
                     where,
                     f"the input {name} had requires_grad={requires_grad} and now has "
                     f"{t.requires_grad}",
-                    "requires_grad_() on the caller's tensor; "
-                    "use x.detach().clone().requires_grad_() on a copy",
+                    "switching on requires_grad on the caller's own tensor; a detached copy "
+                    "is yours to change",
                 )
             now = t.grad
             if (grad is None) != (now is None) or (grad is not None and not torch.equal(grad, now)):
@@ -201,8 +230,8 @@ class Snapshot:
                     f"the input {name}'s .grad was changed (was "
                     f"{'None' if grad is None else 'set'}, now "
                     f"{'None' if now is None else 'set'})",
-                    "calling .backward() reaches the caller's tensors; use "
-                    "torch.autograd.grad or work on a detached copy",
+                    "backward() reached the caller's tensor and filled its .grad: differentiate "
+                    "a detached copy, or ask torch.autograd.grad, which stores no .grad",
                 )
 
 
@@ -228,15 +257,16 @@ def check_global_rngs(before: tuple, where: str) -> None:
         fail(
             where,
             "Python's global random generator was used (random.seed, random.shuffle, ...)",
-            "a seeded torch.Generator (or random.Random(seed), a generator of your own) "
-            "leaves everyone else's random numbers alone",
+            "drawing from Python's global generator; a generator object of your own, seeded "
+            "from the seed you were given, leaves everyone else's random numbers alone",
         )
     now = np.random.get_state()
     if not (np.array_equal(now[1], numpy_state[1]) and now[2:] == numpy_state[2:]):
         fail(
             where,
             "numpy's global random generator was used (np.random.seed, np.random.rand, ...)",
-            "np.random.default_rng(seed) is a generator of your own; or use a torch.Generator",
+            "drawing from numpy's global generator; a generator object of your own (numpy "
+            "has them too, as does torch) leaves it alone",
         )
 
 
@@ -245,8 +275,8 @@ def check_rng_untouched(before: Tensor, where: str) -> None:
         fail(
             where,
             "the global random number generator was used",
-            "drawing with torch.rand*/randperm/shuffle without generator=; "
-            "pass the torch.Generator you were given (or made from the seed)",
+            "drawing with torch.rand*/randperm/shuffle from the global generator instead of "
+            "the torch.Generator you were given (or one made from the seed)",
         )
 
 
@@ -295,3 +325,166 @@ def likely_mistake(got, candidates, rtol: float = 1e-4, atol: float = 1e-5) -> s
         ):
             return text
     return ""
+
+
+# --- what .to() moves: parameters and registered buffers ---------------------------------
+
+
+def plain_tensors(module) -> list[tuple[str, Tensor]]:
+    """(name, tensor) for each tensor that the module or one of its submodules keeps as a
+    plain attribute (or inside a list, tuple or dict attribute): neither a parameter nor a
+    registered buffer, so .to() neither moves nor converts it and state_dict() lacks it."""
+    own = _module_own()
+    found = []
+    for prefix, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if name in own:
+                continue
+            if isinstance(value, dict):
+                held = [(f"{name}[{key!r}]", v) for key, v in value.items()]
+            elif isinstance(value, list | tuple):
+                held = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+            else:
+                held = [(name, value)]
+            found += [
+                (f"{prefix}.{n}" if prefix else n, v) for n, v in held if isinstance(v, Tensor)
+            ]
+    return found
+
+
+def _module_own() -> frozenset[str]:
+    return frozenset(vars(torch.nn.Module())) | {"_parameters", "_buffers", "_modules"}
+
+
+def check_constants_are_buffers(model, where: str) -> None:
+    """Every tensor the model holds is a parameter or a registered buffer."""
+    stray = plain_tensors(model)
+    if not stray:
+        return
+    name, tensor = stray[0]
+    more = f" (so are {', '.join(n for n, _ in stray[1:])})" if len(stray) > 1 else ""
+    fail(
+        where,
+        f"`{name}` is a plain tensor attribute, {describe(tensor)}{more}: neither a parameter "
+        "nor a registered buffer, so .to(device), .double() and .half() leave it where and "
+        "as it is, and state_dict() does not hold it",
+        "a constant tensor (the causal mask, say) assigned to the module as a plain "
+        "attribute: only parameters and tensors registered with register_buffer move and "
+        "convert with the module",
+    )
+
+
+def check_moves_with_to(model, where: str, device: str = "meta") -> None:
+    """After model.to(device) every tensor the model holds is on that device. The meta
+    device (shapes, no data) is on every machine; nothing runs on it here, since ops on
+    meta tensors import torch._dynamo (seconds) the first time."""
+    model = model.to(device)
+    held = [(f"parameter {n}", t) for n, t in model.named_parameters()]
+    held += [(f"buffer {n}", t) for n, t in model.named_buffers()]
+    held += [(f"attribute {n}", t) for n, t in plain_tensors(model)]
+    left = [(n, t) for n, t in held if t.device.type != torch.device(device).type]
+    if left:
+        name, tensor = left[0]
+        fail(
+            f"{where} after .to({device!r})",
+            f"the {name} stayed on {tensor.device}",
+            "a tensor held outside the parameters and registered buffers: .to() moves only those",
+        )
+
+
+_FACTORIES = (
+    "arange", "empty", "eye", "full", "linspace", "ones", "rand", "randint", "randn",
+    "tensor", "tril_indices", "triu_indices", "zeros",
+)  # fmt: skip
+
+
+class default_device_tensors:
+    """Catch a forward that makes a tensor on the default device and mixes it with the
+    input's tensors: on a GPU that is a device error; on the CPU it goes unseen.
+
+        with default_device_tensors() as made:
+            model(x)
+        if made.mixed: ...  # "torch.ones" made without device= and used with x
+
+    A factory call (torch.ones, arange, full, ...) without device= marks its result, and
+    so does any op on marked tensors only; `.to()`, `.cuda()` with a device unmark. An op
+    that combines a marked tensor of one or more dims with an unmarked one is recorded:
+    a 0-d tensor may mix, as a CPU scalar does with CUDA tensors.
+    """
+
+    MARK = "_kata_made_on_default_device"  # set on the tensors it marks
+
+    def __enter__(self):
+        from torch.overrides import TorchFunctionMode
+
+        tracker, mark = self, self.MARK
+        self.mixed: list[str] = []
+        factories = {getattr(torch, name) for name in _FACTORIES}
+        movers = {"to", "cuda", "cpu", "type_as"}  # method names: with a device, they unmark
+
+        def tensors_in(value):
+            if isinstance(value, Tensor):
+                yield value
+            elif isinstance(value, list | tuple):
+                for item in value:
+                    yield from tensors_in(item)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    yield from tensors_in(item)
+
+        class _Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                if func in factories:
+                    if kwargs.get("device") is None:
+                        for t in tensors_in(out):
+                            setattr(t, mark, f"torch.{func.__name__}")
+                    return out
+                name = getattr(func, "__name__", "")
+                if name in movers and (
+                    name != "to"
+                    or any(isinstance(a, torch.device | str | Tensor) for a in args[1:])
+                    or kwargs.get("device") is not None
+                ):
+                    for t in tensors_in(out):  # .to() returns the tensor itself when it can
+                        if hasattr(t, mark):
+                            delattr(t, mark)
+                    return out
+                inputs = list(tensors_in((args, kwargs)))
+                marked = [t for t in inputs if hasattr(t, mark)]
+                if not marked:
+                    return out
+                if any(not hasattr(t, mark) and t.dim() > 0 for t in inputs):
+                    wide = [t for t in marked if t.dim() > 0]
+                    if wide and getattr(wide[0], mark) not in tracker.mixed:
+                        tracker.mixed.append(getattr(wide[0], mark))
+                    return out  # a mix: the result is on the input's device
+                for t in tensors_in(out):
+                    setattr(t, mark, getattr(marked[0], mark))
+                return out
+
+        self._mode = _Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+        return False
+
+
+def check_no_default_device_tensors(call, where: str) -> None:
+    """call() (a forward) makes no tensor on the default device that it then uses with
+    its input's tensors; returns what call() returned."""
+    with default_device_tensors() as made:
+        out = call()
+    if made.mixed:
+        fail(
+            where,
+            f"forward makes a tensor with {made.mixed[0]} on the default device and uses it "
+            "with the input's tensors: on a GPU (or any device but the default) that is a "
+            "device error",
+            "a tensor made in forward without saying its device: make it on the input's "
+            "device, or hold it as a registered buffer built once",
+        )
+    return out

@@ -1,6 +1,7 @@
-"""`python -m grader SPRINT... [--target T] [--json PATH]`: grade and print a scorecard.
+"""`python -m grader SELECTOR... [--target T] [--json PATH]`: grade and print a scorecard.
 
 This is what `nox -s grade` runs. It imports no torch and no learner code itself.
+Exit status: 0 when every selected kata passed, 1 when any did not, 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import catalog, report, runner
+from grader import catalog, progress, report, runner
 from grader.catalog import ROOT, TARGETS
 
 USAGE = (
-    "usage: nox -s grade -- SPRINT... [--target exercises|solutions] [--json PATH] "
+    "usage: nox -s grade -- SELECTOR... [--target exercises|solutions] [--json PATH] "
     "[--timeout SECONDS]\n"
-    "  SPRINT is sprint1, sprint2, ... or all; a module (sprint1.tensors) or one kata "
-    "(sprint1.tensors.split_heads) works too"
+    "  SELECTOR is a sprint (sprint1), all, a module (sprint1.tensors), a kata "
+    "(sprint1.tensors.split_heads) or a kata's bare name (split_heads)"
 )
 
 
@@ -29,17 +30,35 @@ class UsageError(Exception):
 
 @dataclass
 class Request:
-    selectors: list[str]  # sprint, module or kata ids
+    selectors: list[str]  # sprint, module or kata ids, as given
     target: str
     json: Path | None
     timeout: float | None
     sprints: list[str]
     katas: list[catalog.Kata]
 
+    @property
+    def label(self) -> str:
+        return ", ".join(self.selectors)
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(f"{message}\n{USAGE}")
+
+
+def select(selectors: list[str]) -> list[catalog.Kata]:
+    """The katas the selectors name, in catalog order; UsageError names a wrong one and
+    suggests the closest ids."""
+    chosen: list[catalog.Kata] = []
+    for selector in dict.fromkeys(selectors):
+        try:
+            found = catalog.resolve(selector)
+        except catalog.UnknownSelector as exc:
+            raise UsageError(f"{exc}\n{USAGE}") from None
+        chosen += [k for k in found if k not in chosen]
+    order = {k.id: i for i, k in enumerate(catalog.all_katas())}
+    return sorted(chosen, key=lambda k: order[k.id])
 
 
 def parse(argv: list[str]) -> Request:
@@ -59,23 +78,47 @@ def parse(argv: list[str]) -> Request:
         raise UsageError(f"unknown target {args.target!r} (exercises or solutions)\n{USAGE}")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout must be positive\n{USAGE}")
-    available = catalog.sprints()
-    selectors = available if "all" in args.selectors else list(dict.fromkeys(args.selectors))
-    chosen: list[catalog.Kata] = []
-    for selector in selectors:
-        sprint = selector.split(".")[0]
-        if sprint not in available:
-            known = ", ".join([*available, "all"])
-            raise UsageError(f"unknown sprint {selector!r} (there are {known})\n{USAGE}")
-        matching = [k for k in catalog.katas(sprint) if selector in (k.sprint, k.module_id, k.id)]
-        if not matching:
-            raise UsageError(f"no module or kata called {selector!r} in {sprint}\n{USAGE}")
-        chosen += [k for k in matching if k not in chosen]
-    sprints = list(dict.fromkeys(k.sprint for k in chosen))
-    return Request(selectors, args.target, args.json, args.timeout, sprints, chosen)
+    if args.json is not None:
+        folder = args.json.parent if str(args.json.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(
+                f"--json {args.json}: the folder {folder} does not exist (make it first)\n{USAGE}"
+            )
+        if args.json.is_dir():
+            raise UsageError(f"--json {args.json} is a folder; give a file name\n{USAGE}")
+    katas = select(args.selectors)
+    sprints = list(dict.fromkeys(k.sprint for k in katas))
+    return Request(args.selectors, args.target, args.json, args.timeout, sprints, katas)
 
 
-def _progress(total_hint: list[int]):
+def test_paths(katas: list[catalog.Kata], root: Path = ROOT) -> list[str]:
+    """The test files that grade these katas, relative to the project's root."""
+    paths = []
+    for kata in katas:
+        path = catalog.test_path(kata.module_id)
+        if path not in paths and (root / path).exists():
+            paths.append(path)
+    return paths
+
+
+def grade(request: Request, *, launch=runner.spawn, progress_bar=None) -> list[report.KataResult]:
+    """Run the tests of the requested katas in a child and return a result per kata."""
+    paths = test_paths(request.katas)
+    if not paths:
+        outcome = runner.Outcome()
+    else:
+        outcome = runner.run(
+            paths,
+            request.target,
+            timeout=request.timeout,
+            extra_env={"KATA_SELECT": ",".join(k.id for k in request.katas)},
+            progress=progress_bar,
+            launch=launch,
+        )
+    return report.kata_results(request.katas, outcome)
+
+
+def _progress_bar():
     if not sys.stderr.isatty():
         return None
     seen = [0]
@@ -92,6 +135,22 @@ def _stop(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through the runner, which kills the child
 
 
+def show(request: Request, results: list[report.KataResult], seconds: float, graded=None) -> str:
+    """The scorecard (with the time taken), after recording in the progress file the
+    results that were graded now (`graded`, by default all of them)."""
+    if request.target == "exercises":
+        progress.record(results if graded is None else graded)
+    text = report.scorecard(
+        request.target,
+        request.sprints,
+        results,
+        report.use_colour(),
+        request.label,
+        changed=progress.changed_at(request.target, request.katas),
+    )
+    return f"{text}\n\n({seconds:.1f} s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
@@ -99,26 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
-    paths = []
-    for kata in request.katas:
-        path = f"tests/{kata.sprint}/test_{kata.module}.py"
-        if path not in paths and (ROOT / path).exists():
-            paths.append(path)
     started = time.monotonic()
-    progress = _progress([])
-    extra = {"KATA_SELECT": ",".join(request.selectors)}
-    if not paths:
-        outcome = runner.Outcome()
-    else:
-        outcome = runner.run(
-            paths, request.target, timeout=request.timeout, extra_env=extra, progress=progress
-        )
-    if progress:
+    bar = _progress_bar()
+    results = grade(request, progress_bar=bar)
+    if bar:
         sys.stderr.write("\r\033[K")
-    results = report.kata_results(request.katas, outcome)
-    label = ", ".join(request.selectors)
-    print(report.scorecard(request.target, request.sprints, results, report.use_colour(), label))
-    print(f"\n({time.monotonic() - started:.1f} s)")
+    print(show(request, results, time.monotonic() - started))
     if request.json:
         report.write_json(request.json, report.to_json(request.target, request.sprints, results))
-    return 0
+        print(f"Report written to {request.json}")
+    return 0 if all(r.status == "passed" for r in results) else 1

@@ -93,7 +93,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "kata(name, hint=''): the test grades kata <sprint>.<module>.<name>"
+        "markers", "kata(name, forbid=()): the test grades kata <sprint>.<module>.<name>"
     )
     config.addinivalue_line("markers", "kata_timeout(seconds): a longer time limit")
     if "torch" not in sys.modules:
@@ -164,11 +164,6 @@ def pytest_collection_modifyitems(session, config, items):
                 "id": item.nodeid,
                 "kata": state.kata_of.get(item.nodeid),
                 "timeout": _time_limit(item),
-                "hint": (
-                    item.get_closest_marker("kata").kwargs.get("hint", "")
-                    if item.nodeid in state.kata_of
-                    else ""
-                ),
             }
             for item in items
         ],
@@ -388,7 +383,18 @@ def pytest_runtest_makereport(item, call):
     report = yield
     kid = kata_id(item)
     report.kata_status, report.kata_message = classify(kid, call.excinfo)
+    report.kata_needs = needed_kata(kid, call.excinfo)
     return report
+
+
+def needed_kata(kid: str | None, excinfo) -> str:
+    """The id of another kata whose stub this test ran into, or ""."""
+    exc = excinfo.value if excinfo is not None else None
+    if isinstance(exc, NotImplementedError) and exc.args:
+        raised_for = str(exc.args[0])
+        if raised_for != kid and raised_for.startswith("sprint"):
+            return raised_for
+    return ""
 
 
 def classify(kid: str | None, excinfo) -> tuple[str, str]:
@@ -441,6 +447,12 @@ def _cap(message: str) -> str:
     return message[:MESSAGE_CAP] + f"\n… ({len(message) - MESSAGE_CAP} more characters cut)"
 
 
+def _needs_another_kata(reports) -> bool:
+    """Whether the test failed on a kata it builds on that still raises NotImplementedError:
+    every variant fails the same way then, so none of them explains anything."""
+    return any(getattr(r, "kata_needs", "") for r in reports)
+
+
 def summarize(reports) -> tuple[str, str]:
     """The status and message of a test from the reports of its phases."""
     for report in reports:
@@ -480,9 +492,11 @@ def pytest_runtest_protocol(item, nextitem):
         state.timed_out.add(kid)
     if status in ("failed", "error") and kid and state.diagnose and kid not in state.diagnosed:
         state.diagnosed.add(kid)
-        known = _diagnose(item, nextitem, kid, message)
-        if known:
-            message = _cap(f"{message}\n\nThis is exactly what a known mistake gives: {known}")
+        said = "" if _needs_another_kata(reports) else _diagnose(item, nextitem, kid, message)
+        if said.startswith("This is exactly"):
+            message = _without_common_cause(message)
+        if said:
+            message = _cap(f"{message}\n\n{said}")
     state.emit(e="result", id=item.nodeid, kata=kid, status=status, message=message)
     return True
 
@@ -507,29 +521,56 @@ def _run_variants(item, nextitem, kid, state) -> None:
         entry = state.variant_results.setdefault(
             variant.id, {"kata": kid, "kind": variant.kind, "tests": {}}
         )
-        entry["tests"][item.nodeid] = {"status": status, "message": message[:500]}
+        entry["tests"][item.nodeid] = {"status": status, "message": message}
 
 
-def _diagnose(item, nextitem, kid, message) -> str | None:
-    """The description of a known mistake whose run fails this test the same way."""
+DIAGNOSIS_BUDGET = 8.0  # seconds of re-runs to name a known mistake, per kata
+
+
+def _diagnose(item, nextitem, kid, message) -> str:
+    """What the known variants say about this failure, as text to append, or "".
+
+    A correct alternative that fails the same way means the cause lies outside the kata
+    (in a kata it builds on); otherwise a known mistake is named only when it is the one
+    mistake that fails this test with this very message. Nothing is said when the
+    mistakes could not all be tried within the budget."""
     from grader import variants
 
     try:
         target.load(kid.rsplit(".", 1)[0])  # a module that cannot import has nothing to patch
-        mistakes = [v for v in variants.for_kata(kid) if v.kind == "mistake"]
+        known = variants.for_kata(kid)
     except BaseException:
-        return None
+        return ""
     started = time.monotonic()
-    for variant in mistakes:
-        if time.monotonic() - started > 5:
-            break
+
+    def same(variant) -> bool:
         try:
-            _, theirs = _run_variant(item, nextitem, variant)
+            return _run_variant(item, nextitem, variant)[1] == message
         except BaseException:
-            continue
-        if theirs == message:
-            return variant.description
-    return None
+            return False
+
+    correct = next((v for v in known if v.kind == "alternative"), None)
+    if correct is not None and same(correct):
+        return (
+            f"A correct {kid.rsplit('.', 1)[1]} fails this test the same way here, so the cause "
+            "is probably in code it builds on: check the katas it uses first."
+        )
+    matching = []
+    for variant in (v for v in known if v.kind == "mistake"):
+        if time.monotonic() - started > DIAGNOSIS_BUDGET:
+            return ""
+        if same(variant):
+            matching.append(variant)
+    if len(matching) != 1:
+        return ""
+    return f"This is exactly what a known mistake gives: {matching[0].description}"
+
+
+def _without_common_cause(message: str) -> str:
+    """The message less its generic "A common cause" line, which a named mistake replaces."""
+    return "\n".join(
+        line for line in message.splitlines() if not line.lstrip().startswith("A common cause:")
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from grader.runner import Outcome
 
 STATUSES = ("passed", "failed", "not_started", "error", "timeout")
 MESSAGE_LIMIT = 4000  # characters of a message in the JSON
+LINE = 120  # characters a scorecard row may take
+TEST_NAME = re.compile(r"^(\w+::)*test_\w+(\[[^\]]*\])?: ")
 COLOURS = {"passed": "32", "failed": "31", "not_started": "33", "error": "35", "timeout": "31;1"}
 
 
@@ -23,7 +26,6 @@ class KataResult:
     passed: int
     total: int
     message: str = ""
-    hint: str = ""
     skipped: int = 0
     skip_reason: str = ""
 
@@ -40,12 +42,11 @@ def kata_results(katas: list[Kata], outcome: Outcome) -> list[KataResult]:
             if outcome.fatal:
                 message = outcome.fatal
             elif kata.module_id in collect_errors:
-                message = f"its tests could not be collected:\n{collect_errors[kata.module_id]}"
+                message = f"its tests could not be loaded:\n{collect_errors[kata.module_id]}"
             else:
-                message = "no tests were collected for this kata"
+                message = "no tests were found for this kata"
             results.append(KataResult(kata.id, "error", 0, 0, _cap(message)))
             continue
-        hint = next((outcome.tests[t].get("hint", "") for t in tests), "")
         runs = []
         for test_id in tests:
             result = outcome.results.get(test_id)
@@ -84,7 +85,6 @@ def kata_results(katas: list[Kata], outcome: Outcome) -> list[KataResult]:
                 passed,
                 len(graded),
                 _cap(message),
-                hint,
                 len(skips),
                 skips[0] if skips else "",
             )
@@ -106,8 +106,38 @@ def use_colour(stream=sys.stdout) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
+def next_up(results: list[KataResult], changed: dict[str, float] | None = None):
+    """The kata the learner is working on: one that is failed, errors or timed out (the one
+    whose file changed last first), else the first not started one; None when all pass."""
+    changed = changed or {}
+    order = {r.id: i for i, r in enumerate(results)}
+    broken = [r for r in results if r.status in ("failed", "error", "timeout")]
+    if broken:
+        return min(broken, key=lambda r: (-changed.get(r.id, 0.0), order[r.id]))
+    return next((r for r in results if r.status != "passed"), None)
+
+
+def reason(result: KataResult, width: int = 90) -> str:
+    """One line on why a kata is not passing."""
+    if result.status == "not_started":
+        return "not started"
+    lines = [line.strip() for line in result.message.splitlines() if line.strip()]
+    if not lines:
+        return result.status
+    first = TEST_NAME.sub("", lines[0])  # the message starts with the test's name
+    if first.endswith(":") and len(lines) > 1:  # "call(...):", then the problem
+        first = lines[1]
+    width = max(width, 30)
+    return first if len(first) <= width else first[: width - 3] + "..."
+
+
 def scorecard(
-    target: str, sprints: list[str], results: list[KataResult], colour: bool, label: str = ""
+    target: str,
+    sprints: list[str],
+    results: list[KataResult],
+    colour: bool,
+    label: str = "",
+    changed: dict[str, float] | None = None,
 ) -> str:
     def paint(text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if colour else text
@@ -117,7 +147,11 @@ def scorecard(
     for r in results:
         count = f"{r.passed}/{r.total}"
         extra = f"  ({r.skipped} skipped: {r.skip_reason})" if r.skipped else ""
-        lines.append(f"  {r.id:<{width}}  {count:>7}  {paint(r.status, COLOURS[r.status])}{extra}")
+        row = f"  {r.id:<{width}}  {count:>7}  "
+        if r.status in ("failed", "error", "timeout"):  # every kata not passing says why
+            extra += f"  {reason(r, LINE - len(row) - 13)}"
+        status = paint(f"{r.status:<11}", COLOURS[r.status])
+        lines.append(f"{row}{status}{extra}".rstrip())
     lines.append("")
     for sprint in sprints:
         mine = [r for r in results if r.id.split(".")[0] == sprint]
@@ -127,14 +161,13 @@ def scorecard(
         lines.append(
             paint(f"{sprint}: {done}/{len(mine)} katas passed ({tests[0]}/{tests[1]} tests)", code)
         )
-    nxt = next((r for r in results if r.status != "passed"), None)
+    nxt = next_up(results, changed)
     if nxt is None:
         lines += ["", paint("Every kata passes. On to the next sprint!", "32;1")]
-    else:
-        lines += ["", paint(f"Next: {nxt.id} ({nxt.status})", COLOURS[nxt.status] + ";1")]
-        lines += ["  " + line for line in nxt.message.splitlines()]
-        if nxt.hint:
-            lines.append("  " + paint("Hint: ", "36;1") + nxt.hint)
+        return "\n".join(lines)
+    lines += ["", paint(f"Next: {nxt.id} ({nxt.status})", COLOURS[nxt.status] + ";1")]
+    lines += [("  " + line).rstrip() for line in nxt.message.splitlines()]
+    lines += ["", f"Stuck? nox -s hint -- {nxt.id} gives a hint, one level at a time."]
     return "\n".join(lines)
 
 

@@ -78,16 +78,24 @@ def _tail(path: Path) -> str:
         return ""
 
 
-def run(
-    paths: list[str],
-    target: str,
-    *,
-    timeout: float | None = None,
-    extra_env: dict[str, str] | None = None,
-    progress=None,
-) -> Outcome:
-    """Grade the tests under `paths` against `target`; returns what every test did."""
-    outcome = Outcome()
+def spawn(args: list[str], env: dict[str, str], stderr) -> subprocess.Popen:
+    """Start `python -m pytest ARGS` in a new process group that dies with this process.
+
+    Another launcher (grader.forkserver's) may stand in: it takes the same arguments and
+    returns an object with `pid`, `poll()`, `wait()` and `returncode`, like Popen's."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,  # its own group: a kill takes its workers too
+        preexec_fn=_die_with_parent,
+    )
+
+
+def child_env(target: str, extra_env: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(
         os.environ,
         KATA_TARGET=target,
@@ -97,6 +105,21 @@ def run(
     # Graded tests are tiny: one thread is faster than a pool fighting over the cores,
     # and gives the same reduction order every run. A learner's own setting wins.
     env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def run(
+    paths: list[str],
+    target: str,
+    *,
+    timeout: float | None = None,
+    extra_env: dict[str, str] | None = None,
+    progress=None,
+    launch=spawn,
+) -> Outcome:
+    """Grade the tests under `paths` against `target`; returns what every test did."""
+    outcome = Outcome()
+    env = child_env(target, extra_env)
     with tempfile.TemporaryDirectory(prefix="kata-") as tmp:
         tmpdir = Path(tmp)
         attempt = 0
@@ -107,10 +130,7 @@ def run(
             stderr_path = tmpdir / f"stderr-{attempt}.txt"
             skip = tmpdir / f"skip-{attempt}.txt"
             skip.write_text("\n".join(outcome.results))
-            cmd = [
-                sys.executable,
-                "-m",
-                "pytest",
+            args = [
                 *paths,
                 "-q",
                 "--tb=no",
@@ -122,19 +142,10 @@ def run(
                 str(skip),
             ]
             if timeout:
-                cmd += ["--kata-timeout", str(timeout)]
+                args += ["--kata-timeout", str(timeout)]
             before = len(outcome.results)
             with open(stderr_path, "wb") as stderr:
-                proc = subprocess.Popen(
-                    cmd,
-                    cwd=ROOT,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr,
-                    start_new_session=True,  # its own group: a kill takes its workers too
-                    preexec_fn=_die_with_parent,
-                )
+                proc = launch(args, env, stderr)
                 try:
                     _follow(proc, events, outcome, progress)
                 finally:
@@ -142,7 +153,7 @@ def run(
                         _kill(proc)
             if not outcome.tests and not outcome.results:
                 outcome.fatal = (
-                    f"the test process ended before it collected any test "
+                    f"the grading process ended before it found any test "
                     f"(exit code {proc.returncode}):\n{_tail(stderr_path)}"
                 )
                 break

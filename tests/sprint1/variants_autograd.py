@@ -101,7 +101,7 @@ def detach_shares_memory(f, x0, lr, steps):
 
 @mistake("minimize")
 def returns_tensor_requiring_grad(f, x0, lr, steps):
-    """returns x itself, which still requires grad, instead of x.detach()"""
+    """returns x itself, which autograd still tracks: the result requires grad"""
     x = x0.detach().clone().requires_grad_(True)
     for _ in range(steps):
         (grad,) = torch.autograd.grad(f(x), x)
@@ -231,7 +231,7 @@ def missing_factor_two(x, y, w, b):
 
 @mistake("mse_grads_by_hand")
 def divides_by_features(x, y, w, b):
-    """divides by D (x.shape[1], the features) instead of N (x.shape[0], the examples)"""
+    """divides by D (the number of features) instead of N (the number of examples)"""
     D = x.shape[1]
     r = x @ w + b - y
     return 2 * x.T @ r / D, 2 * r.sum() / D

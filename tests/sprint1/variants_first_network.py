@@ -196,7 +196,7 @@ def counts_tensors(params):
 
 @mistake("count_params")
 def counts_rows(params):
-    """counts rows with len(p) instead of all the scalars with p.numel()"""
+    """counts the rows of each tensor (its len) instead of all the scalars in it"""
     return sum(len(p) for p in params.values())
 
 
@@ -222,7 +222,7 @@ def with_math_prod(params):
 
 @mistake("sgd_step")
 def new_tensors_in_dict(params, lr):
-    """puts new tensors in the dict (params[k] = p - lr * p.grad) instead of updating in place"""
+    """stores an out-of-place result in the dict under each key instead of updating in place"""
     with torch.no_grad():
         for key, p in list(params.items()):
             params[key] = (p - lr * p.grad).requires_grad_(True)
@@ -230,7 +230,8 @@ def new_tensors_in_dict(params, lr):
 
 @mistake("sgd_step")
 def rebinds_loop_variable(params, lr):
-    """`p = p - lr * p.grad` only rebinds the loop variable: the params never change"""
+    """assigns an out-of-place update to the loop variable, which only rebinds that name: the
+    params never change"""
     with torch.no_grad():
         for p in params.values():
             p = p - lr * p.grad  # the mistake itself
@@ -345,7 +346,8 @@ def never_zero_grad(steps=2000, lr=0.1, seed=0):
 
 @mistake("train_xor")
 def seeds_global_rng(steps=2000, lr=0.1, seed=0):
-    """torch.manual_seed(seed) and the global RNG instead of a seeded torch.Generator"""
+    """seeds the global RNG (torch.manual_seed) and draws from it instead of from a seeded
+    torch.Generator"""
     return _train(steps, lr, seed, _bce, generator="global")
 
 

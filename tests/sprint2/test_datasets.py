@@ -14,6 +14,7 @@ from grader.checks import (
     check_global_rngs,
     check_tensor,
     describe,
+    expect_raises,
     fail,
     global_rngs,
     likely_mistake,
@@ -21,9 +22,6 @@ from grader.checks import (
 
 datasets = target_module("sprint2.datasets")
 ID = "sprint2.datasets."
-
-
-# --- LinearDataset ------------------------------------------------------------------------
 
 
 def _linear_where(n, weight, bias, **kwargs) -> str:
@@ -46,8 +44,8 @@ def _pair(item, where: str) -> tuple[Tensor, Tensor]:
             fail(
                 f"{where} → {name}",
                 "expected dtype torch.float32, got torch.float64",
-                "numpy and torch.from_numpy give float64; convert with .float() (torch's "
-                "default dtype, what nn.Linear expects)",
+                "numpy and torch.from_numpy give float64, where torch's default dtype (and "
+                "what nn.Linear expects) is float32",
             )
         check_tensor(t, f"{where} → {name}", shape=(1,), dtype=torch.float32)
     return x, y
@@ -75,7 +73,7 @@ class Recorder:
         return "transform"
 
 
-@kata("LinearDataset", hint="draw x and the noise once in __init__ with a seeded torch.Generator")
+@kata("LinearDataset")
 class TestLinearDataset:
     def test_len_and_items(self):
         where = _linear_where(7, 2.0, 1.0)
@@ -115,9 +113,9 @@ class TestLinearDataset:
         if lo > -0.99 or hi < 0.99:
             mistake = ""
             if lo >= 0:
-                mistake = "torch.rand is uniform in [0, 1); stretch and shift it: 2·u − 1"
+                mistake = "torch.rand is uniform in [0, 1), never stretched and shifted to [−1, 1)"
             elif hi < 0.6:
-                mistake = "u − 0.5 spans only [−0.5, 0.5); 2·u − 1 spans [−1, 1)"
+                mistake = "u − 0.5 spans only [−0.5, 0.5): the shift is there, the stretch is not"
             fail(where, f"x spans only [{lo:.4g}, {hi:.4g}], expected [-1, 1)", mistake)
         # a uniform on [-1, 1) has mean 0 and variance 1/3; at n = 10000 the standard
         # errors are 0.0058 and 0.0030, so 0.03 is over 5 of them
@@ -175,8 +173,8 @@ class TestLinearDataset:
             fail(
                 where,
                 "two datasets with the same seed hold different data",
-                "draw with a torch.Generator().manual_seed(seed), passed as generator= to "
-                "every torch.rand/randn",
+                "drawing from the global RNG instead of from a torch.Generator seeded with "
+                "seed (every torch.rand and torch.randn call needs it)",
             )
 
     def test_defaults_noise_0_seed_0(self):
@@ -302,8 +300,8 @@ def _check_items(ds, text: str, block_size: int, where: str) -> None:
                 fail(
                     f"{where}[{i}] → {name}",
                     f"expected dtype torch.int64, got {t.dtype}",
-                    "torch.Tensor(ids) makes floats; ids index an embedding and are targets "
-                    "of cross_entropy, so keep them int64: torch.tensor(ids, dtype=torch.long)",
+                    "torch.Tensor(ids) (capital T) makes float32; ids index an embedding and "
+                    "are the targets of cross_entropy, which both need int64",
                 )
         check_tensor(x, f"{where}[{i}] → x", dtype=torch.int64)
         check_close(x, want_x, f"{where}[{i}] → x = ids[{i} : {i + block_size}]")
@@ -319,35 +317,27 @@ def _check_items(ds, text: str, block_size: int, where: str) -> None:
 
 
 def _expect_value_error(text: str, block_size: int) -> None:
-    where = _char_where(text, block_size)
-    try:
-        ds = datasets.CharDataset(text, block_size)
-    except ValueError:
-        return
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        fail(
-            where,
-            f"raised {type(exc).__name__} ({exc}), expected ValueError",
-            "check len(text) < block_size + 1 first and raise ValueError with a clear message",
-        )
-    fail(
-        where,
-        f"returned a dataset (len {describe(_len_or_error(ds))}); expected ValueError, since "
+    expect_raises(
+        ValueError,
+        lambda: _built(datasets.CharDataset(text, block_size)),
+        _char_where(text, block_size),
         f"{len(text)} characters are fewer than block_size + 1 = {block_size + 1}",
-        "check len(text) < block_size + 1 in __init__ and raise ValueError",
+        "the text's length is not checked against block_size in __init__, so no ValueError "
+        "(or another error first)",
     )
 
 
-def _len_or_error(ds):
+def _built(ds) -> Shown:
+    """A dataset as a failure message shows it: by its len, not by its repr (which holds
+    the name of the module it came from)."""
     try:
-        return len(ds)
+        size = len(ds)
     except Exception as exc:
-        return Shown(f"{type(exc).__name__}")
+        size = f"raising {type(exc).__name__}"
+    return Shown(f"a dataset (len {size})")
 
 
-@kata("CharDataset", hint="sorted(set(text)) is the vocabulary; item i is a window and its shift")
+@kata("CharDataset")
 class TestCharDataset:
     def test_vocabulary_is_sorted(self):
         where = _char_where(TEXT, 4)
@@ -358,12 +348,12 @@ class TestCharDataset:
         if got != CHARS:
             mistake = ""
             if got == list(dict.fromkeys(TEXT)):
-                mistake = "ids in the order characters first appear; sort them: sorted(set(text))"
+                mistake = "ids in the order the characters first appear in the text, not sorted"
             fail(
                 where + " → itos",
                 f"itos[0], itos[1], ... are {''.join(got)!r}, expected the sorted characters "
                 f"{''.join(CHARS)!r}",
-                mistake or "a set has no order: sorted(set(text))",
+                mistake or "the characters in the order a set gives them, which is not sorted",
             )
         for i, ch in enumerate(CHARS):
             if ds.stoi[ch] != i:
@@ -383,7 +373,7 @@ class TestCharDataset:
             fail(
                 f"{where} → encode({s!r})",
                 f"expected a list of Python ints, got {describe(got)}",
-                "[stoi[ch] for ch in s]",
+                "encode gave the ids in another form (a tensor, say) than a list of ints",
             )
         want = [CHARS.index(ch) for ch in s]
         if got != want:
@@ -416,7 +406,7 @@ class TestCharDataset:
                 where,
                 f"raised ValueError ({exc}); {len(text)} = block_size + 1 characters give "
                 "exactly one window",
-                "the check is len(text) < block_size + 1, not <=",
+                "the length check is off by one: block_size + 1 characters are enough",
             )
         _check_items(ds, text, block_size, where)
 

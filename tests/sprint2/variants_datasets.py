@@ -27,7 +27,8 @@ class _Line(Dataset):
 
 @mistake("LinearDataset")
 class SeedsGlobalRng(Dataset):
-    """torch.manual_seed(seed) and the global RNG instead of a seeded torch.Generator"""
+    """seeds the global RNG (torch.manual_seed) and draws from it instead of from a seeded
+    torch.Generator"""
 
     def __init__(self, n, weight, bias, noise_std=0.0, seed=0, transform=None):
         torch.manual_seed(seed)

@@ -26,7 +26,8 @@ def _loader(dataset, batch_size, shuffle, num_workers, drop_last, collate_fn, **
 def seeds_global_rng(
     dataset, batch_size, shuffle=False, seed=None, num_workers=0, drop_last=False, collate_fn=None
 ):
-    """torch.manual_seed(seed) inside make_loader: reseeds everyone's global RNG"""
+    """seeds the global RNG (torch.manual_seed) inside make_loader: reseeds everyone's random
+    numbers"""
     if seed is not None:
         torch.manual_seed(seed)
     return _loader(dataset, batch_size, shuffle, num_workers, drop_last, collate_fn)
@@ -267,7 +268,8 @@ def two_permutations(dataset, val_fraction, seed=0):
 
 @mistake("split_dataset")
 def global_random_split(dataset, val_fraction, seed=0):
-    """torch.manual_seed(seed) and random_split without generator=: reseeds the global RNG"""
+    """seeds the global RNG (torch.manual_seed) and calls random_split without a generator:
+    reseeds everyone's random numbers"""
     n = len(dataset)
     k = int(n * val_fraction)
     torch.manual_seed(seed)

@@ -95,8 +95,9 @@ def check_chain(calls, in_features, hidden, out_features, where: str) -> list[nn
             where,
             f"the Linear layers called, in order, map {got} (in, out); expected {want}",
             mistake
-            or "Linear(in_features, hidden[0]), Linear(hidden[0], hidden[1]), …, "
-            "Linear(hidden[-1], out_features); with hidden == [] a single Linear",
+            or "the sizes do not chain: each Linear takes the previous one's out_features as "
+            "its in_features, from in_features through every hidden size to out_features "
+            "(with no hidden sizes, a single Linear)",
         )
     layers = [m for m, _, _ in calls]
     if len({id(m) for m in layers}) != len(layers):
@@ -114,8 +115,6 @@ SHAPES = [  # in_features, hidden, out_features, input shape
 
 @kata(
     "MLP",
-    hint="nn.Flatten(), then nn.Linear + nn.ReLU for each hidden size, then a last "
-    "nn.Linear, all in an nn.Sequential",
 )
 class TestMLP:
     @pytest.mark.parametrize(("n_in", "hidden", "n_out", "shape"), SHAPES)
@@ -129,8 +128,8 @@ class TestMLP:
             fail(
                 where,
                 f"expected shape {want}, got {tuple(out.shape)}",
-                "a dim of size 1 was dropped: keep the batch dim (flatten from dim 1, with "
-                "nn.Flatten() or x.flatten(1)) and never squeeze the output",
+                "a dim of size 1 was dropped: a squeeze on the output, or a flatten that "
+                "took the batch dim in too",
             )
         check_tensor(out, where, shape=(shape[0], n_out), dtype=torch.float32)
 
@@ -190,8 +189,8 @@ class TestMLP:
             fail(
                 where,
                 f"raised RuntimeError: {str(exc).splitlines()[0]}",
-                "x.view needs memory laid out in order; flatten with nn.Flatten(), "
-                "x.flatten(1) or x.reshape(len(x), -1), which copy when they must",
+                "flattening with view, which needs memory laid out in order and never "
+                "copies; a permuted input's memory is not in order",
             )
         layers = check_chain(calls, 32, [6], 2, where)
         check_close(out, oracle(images, layers).float(), where, **TOL)
@@ -215,22 +214,40 @@ class TestMLP:
 # --- count_trainable ----------------------------------------------------------------------
 
 
+NESTED = (
+    "each module of model.modules() had its parameters() counted, and those already hold "
+    "every sub-module's parameters: a nested layer's are counted again at every level above it"
+)
+
+
+def _count_per_module(model: nn.Module) -> int:
+    """What summing parameters() over model.modules() gives: nested ones counted repeatedly."""
+    return sum(p.numel() for m in model.modules() for p in m.parameters() if p.requires_grad)
+
+
 def _count(model: nn.Module, text: str, want: int, slips: dict) -> None:
     where = call_text(ID + "count_trainable", (Shown(text),))
     got = modules.count_trainable(model)
     if isinstance(got, Tensor):
-        fail(where, f"returned a Tensor ({describe(got)}), expected a Python int", "p.numel()")
+        fail(
+            where,
+            f"returned a Tensor ({describe(got)}), expected a Python int",
+            "the sizes were added up as a tensor instead of as Python ints",
+        )
     if not isinstance(got, int) or isinstance(got, bool):
         fail(where, f"returned {type(got).__name__} {got!r}, expected a Python int")
     if got != want:
-        fail(where, f"got {got}, expected {want}", slips.get(got, ""))
+        mistake = slips.get(got, "")
+        if not mistake and got == _count_per_module(model):
+            mistake = NESTED
+        fail(where, f"got {got}, expected {want}", mistake)
 
 
 def _mlp() -> nn.Sequential:
     return nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))  # 25 + 18
 
 
-@kata("count_trainable", hint="model.parameters() (shared ones come once) and p.requires_grad")
+@kata("count_trainable")
 class TestCountTrainable:
     def test_mlp(self):
         _count(

@@ -155,6 +155,13 @@ def counts_shared_twice(model):
 
 
 @mistake("count_trainable")
+def counts_every_level(model):
+    """sums each module's parameters() over model.modules(): parameters() already holds the
+    sub-modules' parameters, so a nested layer's count again at every level above it"""
+    return sum(p.numel() for m in model.modules() for p in m.parameters() if p.requires_grad)
+
+
+@mistake("count_trainable")
 def counts_tensors(model):
     """counts the parameter tensors, not the scalars in them"""
     return sum(1 for p in model.parameters() if p.requires_grad)

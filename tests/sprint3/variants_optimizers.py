@@ -331,7 +331,7 @@ class AdamWDecayWithoutLr(_AdamWBase):
 
 @mistake("AdamW")
 class AdamWLrFromConstructor(_AdamWBase):
-    """keeps the lr given to the constructor (self.lr) and never reads group['lr']"""
+    """keeps the lr given to the constructor (self.lr) and never reads the param group's lr"""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)

@@ -15,16 +15,22 @@ from torch import Tensor, nn
 
 from grader import kata, target_module
 from grader.checks import (
+    Shown,
     Snapshot,
     call_text,
     check_close,
+    check_constants_are_buffers,
     check_global_rngs,
+    check_moves_with_to,
+    check_no_default_device_tensors,
     check_tensor,
     describe,
+    expect_raises,
     fail,
     global_rngs,
     likely_mistake,
     needs_cuda,
+    plain_tensors,
 )
 
 attention = target_module("sprint4.attention")
@@ -63,7 +69,7 @@ def sdpa_slips(q, k, v, mask=None) -> list[tuple[str, Tensor]]:
         ("dividing the scores by d instead of √d", sdpa64(q / math.sqrt(d), k, v, mask)),
         ("no 1/√d scaling of the scores", sdpa64(q * math.sqrt(d), k, v, mask)),
         (
-            "softmax over the queries (dim=-2) instead of the keys (dim=-1)",
+            "softmax over the queries (dim=-2) instead of over the keys",
             torch.softmax((s / math.sqrt(d)).masked_fill(~m, float("-inf")), dim=-2).nan_to_num()
             @ v
             if s.size(-1) == s.size(-2)
@@ -74,13 +80,12 @@ def sdpa_slips(q, k, v, mask=None) -> list[tuple[str, Tensor]]:
             torch.softmax((s / math.sqrt(d)).masked_fill(~m, 0.0), dim=-1) @ v,
         ),
         (
-            "the mask applied after the softmax (weights · mask): the rows no longer sum to 1; "
-            "mask the scores with −inf before the softmax",
+            "the mask applied after the softmax (weights · mask): the rows no longer sum to 1",
             (torch.softmax(s / math.sqrt(d), dim=-1) * m) @ v,
         ),
         (
-            "the mask inverted: masked_fill(mask, -inf) drops the keys where mask is True; "
-            "True means the key is kept, so fill where ~mask",
+            "the mask inverted: masked_fill(mask, -inf) drops the keys where mask is True, "
+            "though True means the key is kept",
             torch.softmax((s / math.sqrt(d)).masked_fill(m, float("-inf")), dim=-1).nan_to_num()
             @ v,
         ),
@@ -96,13 +101,20 @@ def call(fn, where: str):
         raise
     except RuntimeError as exc:
         text = str(exc)
+        if "leaf Variable that requires grad" in text:
+            fail(
+                where,
+                f"raised RuntimeError: {text.splitlines()[0]}",
+                "an input changed in place (q /= …, masked_fill_ on k): autograd refuses it on "
+                "a tensor that requires grad, and the caller's tensor would change anyway",
+            )
         if "must match the size" in text or "cannot be multiplied" in text:
             fail(
                 where,
                 f"raised RuntimeError: {text.splitlines()[0]}",
-                "the shapes do not line up: scores are q @ k.transpose(-2, -1), (…, Tq, Tk), "
-                "and the output is weights @ v, (…, Tq, dv); transpose the last two dims of "
-                "k only, never .T (which reverses every dim)",
+                "the shapes do not line up: k is transposed on the wrong dims (.T reverses "
+                "every dim, not just the last two), or the weights (…, Tq, Tk) meet v "
+                "(…, Tk, dv) the wrong way round",
             )
         raise
 
@@ -114,20 +126,21 @@ def run(model: nn.Module, x: Tensor, where: str) -> Tensor:
     except NotImplementedError:
         raise
     except RuntimeError as exc:
-        if "must match the size" not in str(exc) and "Expected size" not in str(exc):
+        text = str(exc)
+        if not any(s in text for s in ("must match the size", "Expected size", "to broadcast")):
             raise
         fail(
             where,
             f"raised RuntimeError: {str(exc).splitlines()[0]}",
-            "the (block_size, block_size) mask must be cut to the input's length, "
-            "mask[:T, :T]: T may be shorter than block_size",
+            "the whole (block_size, block_size) mask is used as it is, not cut to the "
+            "input's length T, which may be shorter than block_size",
         )
 
 
 # --- causal_mask ------------------------------------------------------------------------
 
 
-@kata("causal_mask", hint="a (T, T) bool tensor of ones, then .tril(): True where j ≤ i")
+@kata("causal_mask")
 class TestCausalMask:
     @pytest.mark.parametrize("T", [5, 8, 2, 1])
     def test_values(self, T):
@@ -139,8 +152,9 @@ class TestCausalMask:
             fail(
                 where,
                 f"expected dtype torch.bool, got {got.dtype}",
-                "torch.tril(torch.ones(T, T)) is float; make the ones with dtype=torch.bool "
-                "(a float mask is added to or multiplied with scores, not used to select)",
+                "the mask is built from float ones (torch.ones makes float32 unless told "
+                "otherwise), so it holds 1.0 and 0.0, not True and False: a float mask is "
+                "added to or multiplied with scores, not used to select",
             )
         i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
         slips = [
@@ -162,7 +176,8 @@ class TestCausalMask:
             fail(
                 where,
                 f"expected the mask on device cpu, got {got.device}",
-                "pass device= to the tensor you create (torch.ones(T, T, ..., device=device))",
+                "the device argument is not passed on to the tensor the mask is made from, "
+                "so it lands on the default device",
             )
 
     @needs_cuda
@@ -174,7 +189,8 @@ class TestCausalMask:
             fail(
                 where,
                 f"expected the mask on device cuda, got {got.device}",
-                "pass device= to the tensor you create (torch.ones(T, T, ..., device=device))",
+                "the device argument is not passed on to the tensor the mask is made from, "
+                "so it lands on the default device",
             )
 
     def test_rng_untouched(self):
@@ -207,8 +223,6 @@ def check_sdpa(q, k, v, mask=None, extra=""):
 
 @kata(
     "scaled_dot_product_attention",
-    hint="scores = q @ k.transpose(-2, -1) / √d; masked_fill(~mask, -inf); softmax over the "
-    "last dim; @ v",
     forbid=SDPA,
 )
 class TestScaledDotProductAttention:
@@ -274,7 +288,7 @@ class TestScaledDotProductAttention:
             call_text(ID + "scaled_dot_product_attention", (*leaves, mask)) + ".sum().backward()"
         )
         r = seeded(2, 4, 3, seed=28, dtype=torch.float64)
-        got = attention.scaled_dot_product_attention(*leaves, mask)
+        got = call(lambda: attention.scaled_dot_product_attention(*leaves, mask), where)
         if not isinstance(got, Tensor) or not got.requires_grad:
             fail(where, "the output does not require grad", "the graph was cut (.detach, .data)")
         grads = torch.autograd.grad((got * r).sum(), leaves)
@@ -308,7 +322,8 @@ def check_linear(module, name, n_in, n_out, bias, where) -> nn.Linear:
         fail(
             where,
             f"has no nn.Linear named `{name}` (found {describe(layer)})",
-            f"assign self.{name} = nn.Linear(...) in __init__: the grader reads it by name",
+            "the layer is missing or kept under another name: the grader finds it by the "
+            "name the contract gives",
         )
     got = (layer.in_features, layer.out_features, layer.bias is not None)
     if got != (n_in, n_out, bias):
@@ -316,7 +331,9 @@ def check_linear(module, name, n_in, n_out, bias, where) -> nn.Linear:
             where,
             f"{name} is Linear(in={got[0]}, out={got[1]}, bias={got[2]}), expected "
             f"Linear(in={n_in}, out={n_out}, bias={bias})",
-            "pass bias=bias through to every nn.Linear" if got[:2] == (n_in, n_out) else "",
+            "the bias flag is not passed on to every nn.Linear (whose own default is a bias)"
+            if got[:2] == (n_in, n_out)
+            else "",
         )
     return layer
 
@@ -370,9 +387,15 @@ def check_causal(model, x: Tensor, t0: int, where: str) -> None:
         f"{where} with x[:, {t0}:] changed: out[:, :{t0}]",
         rtol=1e-6,
         atol=1e-6,
-        mistake="the future leaks in: mask the scores with a causal (T, T) mask (j ≤ i) "
-        "before the softmax, cut to the input's T",
+        mistake="the future leaks in: the scores are not masked with a causal (T, T) mask "
+        "before the softmax",
     )
+
+
+EVAL_DROPOUT = (
+    "dropout acts in eval mode too: F.dropout called with training=True (or a mask of one's "
+    "own) ignores the module's mode, where an nn.Dropout layer follows it"
+)
 
 
 def check_dropout_modes(make, x: Tensor, oracle, where: str) -> None:
@@ -383,14 +406,14 @@ def check_dropout_modes(make, x: Tensor, oracle, where: str) -> None:
     with torch.no_grad():
         e1, e2 = model(x), model(x)
     check_close(
+        e2,
         e1,
-        oracle(model, x).float(),
-        where + " in eval mode",
-        **TOL,
-        mistake="dropout must do nothing in eval mode: use nn.Dropout, not F.dropout "
-        "with training=True",
+        where + " in eval mode, called twice",
+        rtol=0,
+        atol=0,
+        mistake=EVAL_DROPOUT,
     )
-    check_close(e2, e1, where + " in eval mode, called twice", rtol=0, atol=0)
+    check_close(e1, oracle(model, x).float(), where + " in eval mode", **TOL)
     model.train()
     with torch.no_grad():
         t = model(x)
@@ -398,8 +421,70 @@ def check_dropout_modes(make, x: Tensor, oracle, where: str) -> None:
         fail(
             where,
             "in training mode with dropout=0.5 the output equals eval mode's",
-            "apply the nn.Dropout layers in forward (dropout acts in training mode)",
+            "the nn.Dropout layers are built but never applied in forward",
         )
+
+
+# --- what .to() and .double() convert: parameters and registered buffers --------------
+
+
+def check_follows_double(model: nn.Module, x: Tensor, oracle, where: str) -> None:
+    """After model.double(), a float64 input gives a float64 output of the right values."""
+    model = model.double()
+    x = x.double()
+    where = f"{where} after .double(), on x {describe(x)}"
+    out = run(model, x, where)
+    check_tensor(out, where)
+    if out.dtype != torch.float64:
+        fail(
+            where,
+            f"the output is {out.dtype}, expected torch.float64: the module did not follow "
+            ".double()",
+            "a tensor kept outside the parameters and buffers, or one made in forward with "
+            "a dtype of its own, stays float32 and pulls the result back to it",
+        )
+    check_close(out, oracle(model, x), where, rtol=1e-10, atol=1e-12)
+
+
+def check_follows_device(make, x: Tensor, oracle, where: str, device: str, tol=TOL) -> None:
+    """make() works on `device`: on "meta" (every machine has it, shapes and no data),
+    every tensor it holds moves there and, run on the CPU, its forward makes no tensor on
+    the default device that it then mixes with the input's; elsewhere it runs there and
+    gives the right values."""
+    model = make()
+    if device == "meta":
+        check_no_default_device_tensors(lambda: run(model, x, where), f"{where}(x {describe(x)})")
+        check_moves_with_to(model, where, "meta")
+        return
+    want = oracle(model, x).float()
+    model = model.to(device)
+    x = x.to(device)
+    where = f"{where} after .to({device!r}), on x {describe(x)}"
+    try:
+        out = run(model, x, where)
+    except RuntimeError as exc:
+        if "device" not in str(exc):
+            raise
+        left = [(n, t.device) for n, t in plain_tensors(model) if t.device != x.device]
+        fail(
+            where,
+            f"raised RuntimeError: {str(exc).splitlines()[0]}",
+            f"the plain tensor attribute {', '.join(f'`{n}`' for n, _ in left)} stayed behind "
+            f"on {left[0][1]}: .to() moves only parameters and registered buffers"
+            if left
+            else "a tensor made in forward on the default device (cpu) rather than on the "
+            "input's device",
+        )
+    check_tensor(out, where)
+    if out.device != x.device:
+        fail(
+            where,
+            f"the output is on {out.device}, expected {x.device} (the input's and the "
+            "module's device)",
+            "a tensor made in forward on the default device (cpu) rather than on the input's "
+            "device",
+        )
+    check_close(out.cpu(), want, where, **tol)
 
 
 def make_head(n_embd=16, head_size=8, block_size=8, dropout=0.0):
@@ -409,8 +494,6 @@ def make_head(n_embd=16, head_size=8, block_size=8, dropout=0.0):
 
 @kata(
     "AttentionHead",
-    hint="key/query/value = nn.Linear(n_embd, head_size, bias=False); "
-    "wei = q @ k.transpose(-2, -1) / √head_size, causal mask, softmax, dropout, @ v",
 )
 class TestAttentionHead:
     def where(self, x=None, dropout=0.0):
@@ -449,7 +532,7 @@ class TestAttentionHead:
         x = seeded(2, 6, 16, seed=7)
         where = self.where(x) + " in training mode"
         before = global_rngs()
-        out = head(x)
+        out = run(head, x, where)
         check_global_rngs(before, where + " (dropout=0.0 draws no random numbers)")
         check_close(out, head_oracle(head, x).float(), where, **TOL)
 
@@ -457,6 +540,27 @@ class TestAttentionHead:
         x = seeded(2, 8, 16, seed=8)
         check_dropout_modes(
             lambda: make_head(dropout=0.5), x, head_oracle, self.where(x, dropout=0.5)
+        )
+
+    def test_constants_are_buffers(self):
+        check_constants_are_buffers(make_head(), self.where())
+
+    def test_follows_double(self):
+        check_follows_double(
+            randomize_(make_head(), 10), seeded(2, 5, 16, seed=11), head_oracle, self.where()
+        )
+
+    def test_follows_to_another_device(self):
+        x = seeded(2, 5, 16, seed=12)
+        check_follows_device(
+            lambda: randomize_(make_head(), 13), x, head_oracle, self.where(), "meta"
+        )
+
+    @needs_cuda
+    def test_follows_to_cuda(self):
+        x = seeded(2, 5, 16, seed=14)
+        check_follows_device(
+            lambda: randomize_(make_head(), 15), x, head_oracle, self.where(), "cuda"
         )
 
 
@@ -512,6 +616,10 @@ def mha_slips(mha, x: Tensor, n_head: int) -> list[tuple[str, Tensor]]:
     ]
 
 
+def mha4_oracle(mha, x: Tensor) -> Tensor:
+    return mha_oracle(mha, x, 4)
+
+
 def make_mha(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True):
     torch.manual_seed(0)  # nn.Linear's default init draws from the global RNG
     return attention.MultiHeadAttention(n_embd, n_head, block_size, dropout, bias)
@@ -519,8 +627,6 @@ def make_mha(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True):
 
 @kata(
     "MultiHeadAttention",
-    hint="q, k, v = c_attn(x).split(C, dim=2); view(B, T, nh, hs).transpose(1, 2); causal "
-    "attention scaled by 1/√hs; transpose back, view(B, T, C); c_proj",
 )
 class TestMultiHeadAttention:
     def where(self, x=None, n_head=4, dropout=0.0, bias=True):
@@ -570,7 +676,7 @@ class TestMultiHeadAttention:
         x = seeded(2, 6, 16, seed=7)
         where = self.where(x) + " in training mode"
         before = global_rngs()
-        out = mha(x)
+        out = run(mha, x, where)
         check_global_rngs(before, where + " (dropout=0.0 draws no random numbers)")
         check_close(out, mha_oracle(mha, x, 4).float(), where, **TOL)
 
@@ -581,6 +687,41 @@ class TestMultiHeadAttention:
             x,
             lambda m, x: mha_oracle(m, x, 4),
             self.where(x, dropout=0.5),
+        )
+
+    def test_n_embd_not_divisible_raises(self):
+        def build():
+            attention.MultiHeadAttention(16, 5, 8)
+            return Shown("a module")
+
+        expect_raises(
+            ValueError,
+            build,
+            call_text(ID + "MultiHeadAttention", (16, 5, 8)),
+            "16 channels do not split into 5 heads of equal size",
+            "no check in __init__ that n_head divides n_embd (or one made with assert, which "
+            "raises AssertionError)",
+        )
+
+    def test_constants_are_buffers(self):
+        check_constants_are_buffers(make_mha(), self.where())
+
+    def test_follows_double(self):
+        check_follows_double(
+            randomize_(make_mha(), 10), seeded(2, 5, 16, seed=11), mha4_oracle, self.where()
+        )
+
+    def test_follows_to_another_device(self):
+        x = seeded(2, 5, 16, seed=12)
+        check_follows_device(
+            lambda: randomize_(make_mha(), 13), x, mha4_oracle, self.where(), "meta"
+        )
+
+    @needs_cuda
+    def test_follows_to_cuda(self):
+        x = seeded(2, 5, 16, seed=14)
+        check_follows_device(
+            lambda: randomize_(make_mha(), 15), x, mha4_oracle, self.where(), "cuda"
         )
 
     def test_gradients_reach_every_parameter(self):

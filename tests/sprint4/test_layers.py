@@ -19,13 +19,16 @@ from grader.checks import (
     Snapshot,
     call_text,
     check_close,
+    check_constants_are_buffers,
     check_global_rngs,
     check_tensor,
     describe,
     fail,
     global_rngs,
     likely_mistake,
+    needs_cuda,
 )
+from tests.sprint4.test_attention import EVAL_DROPOUT, check_follows_device, check_follows_double
 
 layers = target_module("sprint4.layers")
 ID = "sprint4.layers."
@@ -61,13 +64,17 @@ def ln64(x: Tensor, ln, eps=1e-5) -> Tensor:
     return F.layer_norm(x, (x.size(-1),), w, b, eps)
 
 
-def check_linear(module, name, n_in, n_out, bias, where) -> nn.Linear:
+MLP_WIDTH = "a hidden layer of another width: GPT-2's MLP widens to 4·n_embd and back"
+
+
+def check_linear(module, name, n_in, n_out, bias, where, width_mistake="") -> nn.Linear:
     layer = getattr(module, name, None)
     if not isinstance(layer, nn.Linear):
         fail(
             where,
             f"has no nn.Linear named `{name}` (found {describe(layer)})",
-            f"assign self.{name} = nn.Linear(...) in __init__: the grader reads it by name",
+            "the layer is missing or kept under another name: the grader finds it by the "
+            "name the contract gives",
         )
     got = (layer.in_features, layer.out_features, layer.bias is not None)
     if got != (n_in, n_out, bias):
@@ -75,9 +82,9 @@ def check_linear(module, name, n_in, n_out, bias, where) -> nn.Linear:
             where,
             f"{name} is Linear(in={got[0]}, out={got[1]}, bias={got[2]}), expected "
             f"Linear(in={n_in}, out={n_out}, bias={bias})",
-            "pass bias=bias through to every nn.Linear"
+            "the bias flag is not passed on to every nn.Linear (whose own default is a bias)"
             if got[:2] == (n_in, n_out)
-            else "the hidden layer of GPT-2's MLP is 4·n_embd wide",
+            else width_mistake,
         )
     return layer
 
@@ -88,13 +95,14 @@ def check_dropout_modes(model, x: Tensor, oracle, where: str) -> None:
     with torch.no_grad():
         e1, e2 = model(x), model(x)
     check_close(
+        e2,
         e1,
-        oracle(model, x).float(),
-        where + " in eval mode",
-        **TOL,
-        mistake="dropout must do nothing in eval mode: use nn.Dropout modules",
+        where + " in eval mode, called twice",
+        rtol=0,
+        atol=0,
+        mistake=EVAL_DROPOUT,
     )
-    check_close(e2, e1, where + " in eval mode, called twice", rtol=0, atol=0)
+    check_close(e1, oracle(model, x).float(), where + " in eval mode", **TOL)
     model.train()
     with torch.no_grad():
         t = model(x)
@@ -102,7 +110,7 @@ def check_dropout_modes(model, x: Tensor, oracle, where: str) -> None:
         fail(
             where,
             "in training mode with dropout=0.5 the output equals eval mode's",
-            "apply the nn.Dropout layers in forward (dropout acts in training mode)",
+            "the nn.Dropout layers are built but never applied in forward",
         )
 
 
@@ -139,7 +147,7 @@ def position_slips(T: int, d: int) -> list[tuple[str, Tensor]]:
     wrong = p / 10000 ** ((i - i % 2) / (2 * d))
     out.append(
         (
-            "the exponent i/d instead of 2i/d: use the even column index 2i",
+            "the exponent i/d, with i the index of the column pair, instead of 2i/d",
             torch.where(i % 2 == 0, torch.sin(wrong), torch.cos(wrong)),
         )
     )
@@ -157,8 +165,6 @@ def position_slips(T: int, d: int) -> list[tuple[str, Tensor]]:
 
 @kata(
     "sinusoidal_positions",
-    hint="angles = p / 10000^(2i/d) as an outer product (T, d/2); sin into the even "
-    "columns, cos into the odd ones",
 )
 class TestSinusoidalPositions:
     @pytest.mark.parametrize(("T", "d"), [(8, 16), (5, 6), (1, 4), (6, 7), (3, 2)])
@@ -205,8 +211,7 @@ def ln_slips(ln, x: Tensor, eps: float) -> list[tuple[str, Tensor]]:
     mean = x.mean(-1, keepdim=True)
     return [
         (
-            "the unbiased variance (x.var() divides by n − 1): LayerNorm divides by n; "
-            "use x.var(-1, unbiased=False, keepdim=True)",
+            "the unbiased variance (Tensor.var's default divides by n − 1): LayerNorm divides by n",
             (x - mean) / torch.sqrt(x.var(-1, keepdim=True) + eps) * w + b,
         ),
         (
@@ -215,7 +220,7 @@ def ln_slips(ln, x: Tensor, eps: float) -> list[tuple[str, Tensor]]:
         ),
         (
             "mean and variance over the whole tensor: LayerNorm normalises each row over "
-            "the last dim (dim=-1, keepdim=True)",
+            "the last dim on its own",
             (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * w + b,
         ),
         (
@@ -238,8 +243,6 @@ def make_ln(n=8, eps=1e-5, bias=True, seed=None):
 
 @kata(
     "LayerNorm",
-    hint="mean and biased variance over the last dim (keepdim=True); "
-    "(x − mean) / √(var + eps) · weight + bias",
     forbid=LAYER_NORM,
 )
 class TestLayerNorm:
@@ -270,7 +273,8 @@ class TestLayerNorm:
             fail(
                 where,
                 f"`weight` is {describe(w)}, expected an nn.Parameter",
-                "wrap it: self.weight = nn.Parameter(torch.ones(n)), so it trains",
+                "weight kept as a plain tensor: it is not wrapped in nn.Parameter, so "
+                "parameters() does not list it and it never trains",
             )
         check_close(w.detach(), torch.ones(6), where + ": weight")
         b = getattr(ln, "bias", "missing")
@@ -316,8 +320,23 @@ class TestLayerNorm:
         r = seeded(3, 6, seed=10, dtype=torch.float64)
         where = self.where(6, x) + " → gradients"
         got = ln(x)
+        for name in ("weight", "bias"):
+            p = getattr(ln, name)
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                fail(
+                    where,
+                    f"`{name}` is {describe(p)}, which does not require grad",
+                    "weight and bias kept as plain tensors, not wrapped in nn.Parameter",
+                )
         params = [x, ln.weight, ln.bias]
-        grads = torch.autograd.grad((got * r).sum(), params)
+        grads = torch.autograd.grad((got * r).sum(), params, allow_unused=True)
+        for name, g in zip(("x", "weight", "bias"), grads, strict=True):
+            if g is None:
+                fail(
+                    where,
+                    f"{name}.grad is None: the output does not depend on {name}",
+                    "weight and bias not applied" if name != "x" else "",
+                )
         ref = [t.detach().clone().requires_grad_() for t in params]
         want = torch.autograd.grad((F.layer_norm(ref[0], (6,), ref[1], ref[2]) * r).sum(), ref)
         for name, g, w in zip(("x", "weight", "bias"), grads, want, strict=True):
@@ -347,7 +366,7 @@ def ff_slips(ff, x: Tensor) -> list[tuple[str, Tensor]]:
     h = lin64(x.double(), ff.c_fc)
     return [
         (
-            'the exact GELU (erf): GPT-2 uses the tanh approximation, nn.GELU(approximate="tanh")',
+            "the exact GELU (erf): GPT-2 uses its tanh approximation",
             lin64(F.gelu(h), ff.c_proj),
         ),
         ("ReLU instead of GELU", lin64(torch.relu(h), ff.c_proj)),
@@ -362,8 +381,6 @@ def make_ff(n_embd=8, dropout=0.0, bias=True, seed=1):
 
 @kata(
     "FeedForward",
-    hint='c_fc = nn.Linear(C, 4·C), nn.GELU(approximate="tanh"), c_proj = nn.Linear(4·C, C), '
-    "then nn.Dropout",
 )
 class TestFeedForward:
     def where(self, x=None, dropout=0.0, bias=True):
@@ -379,8 +396,8 @@ class TestFeedForward:
     def test_layers(self, bias):
         ff = make_ff(bias=bias, dropout=0.1)
         where = self.where(dropout=0.1, bias=bias)
-        check_linear(ff, "c_fc", 8, 32, bias, where)
-        check_linear(ff, "c_proj", 32, 8, bias, where)
+        check_linear(ff, "c_fc", 8, 32, bias, where, MLP_WIDTH)
+        check_linear(ff, "c_proj", 32, 8, bias, where, MLP_WIDTH)
         d = getattr(ff, "dropout", None)
         if not isinstance(d, nn.Dropout) or d.p != 0.1:
             fail(where, f"`dropout` is {describe(d)}, expected nn.Dropout(p=0.1)")
@@ -442,8 +459,8 @@ def block_slips(block, x: Tensor, n_head: int = 4) -> list[tuple[str, Tensor]]:
     h = x + attn(ln64(x, block.ln_1))
     return [
         (
-            "post-norm, x = ln(x + sublayer(x)): GPT-2 normalises each sub-layer's input, "
-            "x = x + sublayer(ln(x))",
+            "post-norm, x = ln(x + sublayer(x)): GPT-2 normalises each sub-layer's input "
+            "and adds the result to the residual stream as it is",
             post,
         ),
         ("no residual around attention: x = attn(ln_1(x)) drops x", no_res1),
@@ -458,6 +475,9 @@ def block_slips(block, x: Tensor, n_head: int = 4) -> list[tuple[str, Tensor]]:
     ]
 
 
+BLOCK_TOL = {"rtol": 1e-5, "atol": 3e-5}  # two residual sums of float32 sub-layers
+
+
 def make_block(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True, seed=1):
     torch.manual_seed(0)  # nn.Linear's default init draws from the global RNG
     return randomize_(layers.Block(n_embd, n_head, block_size, dropout, bias), seed)
@@ -465,7 +485,6 @@ def make_block(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True, seed=1
 
 @kata(
     "Block",
-    hint="pre-norm: x = x + self.attn(self.ln_1(x)); x = x + self.mlp(self.ln_2(x))",
 )
 class TestBlock:
     def where(self, x=None, dropout=0.0, bias=True):
@@ -491,14 +510,14 @@ class TestBlock:
                 fail(
                     where,
                     f"{name}.bias is {describe(getattr(ln, 'bias', None))} with bias={bias}",
-                    "pass bias=bias to both LayerNorms",
+                    "the bias flag is not passed on to ln_1 and ln_2",
                 )
             check_close(w.detach(), torch.ones(16), f"{where}: {name}.weight at init")
         attn, mlp = getattr(block, "attn", None), getattr(block, "mlp", None)
         check_linear(attn, "c_attn", 16, 48, bias, where + ": attn")
         check_linear(attn, "c_proj", 16, 16, bias, where + ": attn")
-        check_linear(mlp, "c_fc", 16, 64, bias, where + ": mlp")
-        check_linear(mlp, "c_proj", 64, 16, bias, where + ": mlp")
+        check_linear(mlp, "c_fc", 16, 64, bias, where + ": mlp", MLP_WIDTH)
+        check_linear(mlp, "c_proj", 64, 16, bias, where + ": mlp", MLP_WIDTH)
         want = 2 * 16 * (1 + bias) + 16 * 48 + 16 * 16 + 2 * 16 * 64 + bias * (48 + 16 + 64 + 16)
         got = sum(p.numel() for p in block.parameters())
         if got != want:
@@ -517,8 +536,7 @@ class TestBlock:
             out,
             block_oracle(block, x).float(),
             where,
-            rtol=1e-5,
-            atol=3e-5,
+            **BLOCK_TOL,
             mistake=likely_mistake(out, block_slips(block, x)),
         )
 
@@ -536,13 +554,33 @@ class TestBlock:
             where,
             rtol=1e-6,
             atol=1e-6,
-            mistake="the attention must be causal (use your MultiHeadAttention)",
+            mistake="the attention is not causal: attn is not a MultiHeadAttention, or that "
+            "one lets the future in",
         )
 
     def test_dropout_train_vs_eval(self):
         block = make_block(dropout=0.5, seed=6)
         x = seeded(2, 6, 16, seed=7)
         check_dropout_modes(block, x, block_oracle, self.where(x, dropout=0.5))
+
+    def test_constants_are_buffers(self):
+        torch.manual_seed(0)
+        check_constants_are_buffers(layers.Block(16, 4, 8), self.where())
+
+    def test_follows_double(self):
+        block = make_block(seed=10)
+        check_follows_double(block, seeded(2, 5, 16, seed=11), block_oracle, self.where())
+
+    def test_follows_to_another_device(self):
+        x = seeded(2, 5, 16, seed=12)
+        check_follows_device(lambda: make_block(seed=13), x, block_oracle, self.where(), "meta")
+
+    @needs_cuda
+    def test_follows_to_cuda(self):
+        x = seeded(2, 5, 16, seed=14)
+        check_follows_device(
+            lambda: make_block(seed=15), x, block_oracle, self.where(), "cuda", BLOCK_TOL
+        )
 
     def test_gradients_reach_every_parameter(self):
         block = make_block(seed=8)

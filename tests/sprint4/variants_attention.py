@@ -64,7 +64,7 @@ def sdpa_divides_by_d(q, k, v, mask=None):
 
 @mistake("scaled_dot_product_attention")
 def sdpa_softmax_over_queries(q, k, v, mask=None):
-    """softmax over dim=-2 (the queries) instead of dim=-1 (the keys)"""
+    """softmax over dim=-2, the queries, instead of over the keys"""
     att = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if mask is not None:
         att = att.masked_fill(~mask, float("-inf"))
@@ -130,7 +130,7 @@ def sdpa_additive_mask(q, k, v, mask=None):
 # --- AttentionHead ------------------------------------------------------------------------
 
 
-class _Head(nn.Module):
+class _HeadLayers(nn.Module):
     def __init__(self, n_embd, head_size, block_size, dropout=0.0):
         super().__init__()
         self.key = nn.Linear(n_embd, head_size, bias=False)
@@ -138,6 +138,19 @@ class _Head(nn.Module):
         self.value = nn.Linear(n_embd, head_size, bias=False)
         self.dropout = nn.Dropout(dropout)
         self.n_embd = n_embd
+
+    def masked_attention(self, x, mask):
+        """mask: (≥T, ≥T), nonzero where a key may be seen; its top-left T × T is used."""
+        T = x.size(1)
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5
+        wei = wei.masked_fill(mask[:T, :T] == 0, float("-inf"))
+        return self.dropout(torch.softmax(wei, dim=-1)) @ v
+
+
+class _Head(_HeadLayers):
+    def __init__(self, n_embd, head_size, block_size, dropout=0.0):
+        super().__init__(n_embd, head_size, block_size, dropout)
         self.register_buffer("tril", torch.tril(torch.ones(block_size, block_size)))
 
 
@@ -203,6 +216,29 @@ class HeadFullBlockMask(_Head):
         return self.dropout(torch.softmax(wei, dim=-1)) @ v
 
 
+@mistake("AttentionHead")
+class HeadMaskPlainAttribute(_HeadLayers):
+    """keeps the causal mask as a plain tensor attribute, not a registered buffer: .to()
+    leaves it on the CPU and state_dict() does not hold it"""
+
+    def __init__(self, n_embd, head_size, block_size, dropout=0.0):
+        super().__init__(n_embd, head_size, block_size, dropout)
+        self.tril = torch.tril(torch.ones(block_size, block_size))
+
+    def forward(self, x):
+        return self.masked_attention(x, self.tril)
+
+
+@mistake("AttentionHead")
+class HeadMaskMadeOnCPU(_HeadLayers):
+    """makes the mask in forward on the default device (the CPU), not on the input's: the
+    module breaks once it and its input are on a GPU"""
+
+    def forward(self, x):
+        T = x.size(1)
+        return self.masked_attention(x, torch.tril(torch.ones(T, T)))
+
+
 @alternative("AttentionHead")
 class HeadKarpathy(_Head):
     def forward(self, x):
@@ -221,29 +257,50 @@ class HeadEinsumWhere(_Head):
         T = x.size(1)
         q, k, v = self.query(x), self.key(x), self.value(x)
         wei = torch.einsum("btd,bsd->bts", q, k) / math.sqrt(q.size(-1))
-        allowed = torch.arange(T)[None, :] <= torch.arange(T)[:, None]
+        pos = torch.arange(T, device=x.device)
+        allowed = pos[None, :] <= pos[:, None]
         wei = torch.where(allowed, wei, float("-inf")).softmax(dim=-1)
         return torch.einsum("bts,bsd->btd", self.dropout(wei), v)
+
+
+@alternative("AttentionHead")
+class HeadMaskMadeInForward(_HeadLayers):
+    """no buffer at all: the mask is made in forward, on the input's device"""
+
+    def forward(self, x):
+        T = x.size(1)
+        return self.masked_attention(x, torch.ones(T, T, device=x.device).tril())
+
+
+@alternative("AttentionHead")
+class HeadNonPersistentBuffer(_HeadLayers):
+    """a bool mask registered with persistent=False: it moves with the module and stays out
+    of state_dict(), which the contract allows"""
+
+    def __init__(self, n_embd, head_size, block_size, dropout=0.0):
+        super().__init__(n_embd, head_size, block_size, dropout)
+        mask = torch.ones(block_size, block_size, dtype=torch.bool).tril()
+        self.register_buffer("causal", mask, persistent=False)
+
+    def forward(self, x):
+        return self.masked_attention(x, self.causal)
 
 
 # --- MultiHeadAttention ---------------------------------------------------------------------
 
 
-class _MHA(nn.Module):
+class _MHALayers(nn.Module):
+    check_heads = True
+
     def __init__(self, n_embd, n_head, block_size, dropout=0.0, bias=True):
         super().__init__()
+        if self.check_heads and n_embd % n_head:
+            raise ValueError(f"{n_head} heads do not divide n_embd={n_embd}")
         self.n_head, self.n_embd, self.dropout = n_head, n_embd, dropout
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
-        self.register_buffer("bias_mask", torch.tril(torch.ones(block_size, block_size)))
-
-    def attend(self, q, k, v, scale):
-        T = q.size(-2)
-        att = (q @ k.transpose(-2, -1)) * scale
-        att = att.masked_fill(self.bias_mask[:T, :T] == 0, float("-inf"))
-        return self.attn_dropout(F.softmax(att, dim=-1)) @ v
 
     def heads(self, t):
         B, T, C = t.shape
@@ -252,6 +309,27 @@ class _MHA(nn.Module):
     def merge(self, y):
         B, nh, T, hs = y.shape
         return y.transpose(1, 2).contiguous().view(B, T, nh * hs)
+
+    def masked_forward(self, x, mask):
+        """mask: (≥T, ≥T), nonzero where a key may be seen; its top-left T × T is used."""
+        T, C = x.shape[1:]
+        q, k, v = (self.heads(t) for t in self.c_attn(x).split(C, dim=2))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.n_head)
+        att = att.masked_fill(mask[:T, :T] == 0, float("-inf"))
+        y = self.attn_dropout(F.softmax(att, dim=-1)) @ v
+        return self.resid_dropout(self.c_proj(self.merge(y)))
+
+
+class _MHA(_MHALayers):
+    def __init__(self, n_embd, n_head, block_size, dropout=0.0, bias=True):
+        super().__init__(n_embd, n_head, block_size, dropout, bias)
+        self.register_buffer("bias_mask", torch.tril(torch.ones(block_size, block_size)))
+
+    def attend(self, q, k, v, scale):
+        T = q.size(-2)
+        att = (q @ k.transpose(-2, -1)) * scale
+        att = att.masked_fill(self.bias_mask[:T, :T] == 0, float("-inf"))
+        return self.attn_dropout(F.softmax(att, dim=-1)) @ v
 
 
 @mistake("MultiHeadAttention")
@@ -326,8 +404,32 @@ class MHAIgnoresBiasFlag(_MHA):
         return self.resid_dropout(self.c_proj(self.merge(y)))
 
 
+@mistake("MultiHeadAttention")
+class MHAMaskPlainAttribute(_MHALayers):
+    """keeps the causal mask as a plain tensor attribute, not a registered buffer: .to()
+    leaves it on the CPU and state_dict() does not hold it"""
+
+    def __init__(self, n_embd, n_head, block_size, dropout=0.0, bias=True):
+        super().__init__(n_embd, n_head, block_size, dropout, bias)
+        self.bias_mask = torch.tril(torch.ones(block_size, block_size))
+
+    def forward(self, x):
+        return self.masked_forward(x, self.bias_mask)
+
+
+@mistake("MultiHeadAttention")
+class MHANoHeadCheck(_MHA):
+    """never checks that n_head divides n_embd: the mismatch only shows, if at all, as a
+    shape error in forward"""
+
+    check_heads = False
+
+    def forward(self, x):
+        return self.masked_forward(x, self.bias_mask)
+
+
 @alternative("MultiHeadAttention")
-class MHAFlash(_MHA):
+class MHAFlash(_MHALayers):
     """nanoGPT's fast path: torch's fused attention (allowed here, unlike in the SDPA kata)"""
 
     def forward(self, x):
@@ -340,14 +442,30 @@ class MHAFlash(_MHA):
 
 
 @alternative("MultiHeadAttention")
-class MHAEinsum(_MHA):
+class MHAEinsum(_MHALayers):
+    """no buffer at all: the mask is made in forward, on the input's device"""
+
     def forward(self, x):
         B, T, C = x.size()
         nh, hs = self.n_head, C // self.n_head
         qkv = self.c_attn(x).view(B, T, 3, nh, hs)  # q, k, v; then the heads
         q, k, v = qkv.unbind(dim=2)  # (B, T, nh, hs) each
         att = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(hs)
-        allowed = torch.ones(T, T, dtype=torch.bool).tril()
+        allowed = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
         att = self.attn_dropout(torch.where(allowed, att, float("-inf")).softmax(dim=-1))
         y = torch.einsum("bhqk,bkhd->bqhd", att, v).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+
+@alternative("MultiHeadAttention")
+class MHANonPersistentBuffer(_MHALayers):
+    """a bool mask registered with persistent=False: it moves with the module and stays out
+    of state_dict(), which the contract allows"""
+
+    def __init__(self, n_embd, n_head, block_size, dropout=0.0, bias=True):
+        super().__init__(n_embd, n_head, block_size, dropout, bias)
+        mask = torch.ones(block_size, block_size, dtype=torch.bool).tril()
+        self.register_buffer("causal", mask, persistent=False)
+
+    def forward(self, x):
+        return self.masked_forward(x, self.causal)

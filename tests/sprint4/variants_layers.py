@@ -291,6 +291,22 @@ class BlockNormalisesStream(_Block):
         return x + self.mlp(x)
 
 
+@mistake("Block")
+class BlockAttentionPlainMask(_Block):
+    """its attention keeps the causal mask as a plain tensor attribute, not a registered
+    buffer: .to() leaves it on the CPU and state_dict() does not hold it"""
+
+    def __init__(self, n_embd, n_head, block_size, dropout=0.0, bias=True):
+        super().__init__(n_embd, n_head, block_size, dropout, bias)
+        from tests.sprint4.variants_attention import MHAMaskPlainAttribute
+
+        self.attn = MHAMaskPlainAttribute(n_embd, n_head, block_size, dropout, bias)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
 @alternative("Block")
 class BlockNamedSteps(_Block):
     def forward(self, x):

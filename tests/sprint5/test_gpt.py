@@ -22,13 +22,20 @@ from torch import Tensor, nn
 
 from grader import kata, target_module
 from grader.checks import (
+    Shown,
     call_text,
     check_close,
+    check_constants_are_buffers,
     check_global_rngs,
+    check_moves_with_to,
+    check_no_default_device_tensors,
     check_tensor,
     describe,
+    expect_raises,
     fail,
     global_rngs,
+    needs_cuda,
+    plain_tensors,
 )
 
 gpt = target_module("sprint5.gpt")
@@ -108,13 +115,17 @@ DEFAULTS = {
 }
 
 
-@kata("GPTConfig", hint="@dataclass with the syllabus defaults; __post_init__ checks n_head")
+@kata("GPTConfig")
 class TestGPTConfig:
     def test_defaults(self):
         cfg = gpt.GPTConfig()
         where = call_text(ID + "GPTConfig")
         if not dataclasses.is_dataclass(cfg):
-            fail(where, "GPTConfig is not a dataclass", "decorate it with @dataclass")
+            fail(
+                where,
+                "GPTConfig is not a dataclass",
+                "a plain class: the @dataclass decorator is missing",
+            )
         for name, want in DEFAULTS.items():
             got = getattr(cfg, name, None)
             if got != want or type(got) is not type(want):
@@ -127,12 +138,18 @@ class TestGPTConfig:
             fail(call_text(ID + "GPTConfig", (), {"block_size": 16}), f"fields are {got}")
 
     def test_n_embd_not_divisible(self):
-        where = call_text(ID + "GPTConfig", (), {"n_head": 5, "n_embd": 32})
-        try:
+        def build():
             gpt.GPTConfig(n_head=5, n_embd=32)
-        except ValueError:
-            return
-        fail(where, "no ValueError: 32 channels do not split into 5 heads")
+            return Shown("a GPTConfig")
+
+        expect_raises(
+            ValueError,
+            build,
+            call_text(ID + "GPTConfig", (), {"n_head": 5, "n_embd": 32}),
+            "32 channels do not split into 5 heads of equal size",
+            "no check in __post_init__ that n_head divides n_embd (or one made with assert, "
+            "which raises AssertionError)",
+        )
 
 
 # --- GPT --------------------------------------------------------------------------------------
@@ -140,8 +157,6 @@ class TestGPTConfig:
 
 @kata(
     "GPT",
-    hint="nanoGPT's GPT: transformer = ModuleDict(wte, wpe, drop, h, ln_f); "
-    "self.lm_head.weight = self.transformer.wte.weight",
 )
 class TestGPT:
     def test_parts(self):
@@ -175,7 +190,8 @@ class TestGPT:
             fail(
                 where,
                 "lm_head.weight is not transformer.wte.weight",
-                "tie them: self.lm_head.weight = self.transformer.wte.weight",
+                "lm_head keeps a weight of its own, or a copy of wte's: tied, the two are "
+                "one and the same Parameter",
             )
 
     def test_init_statistics(self):
@@ -196,7 +212,11 @@ class TestGPT:
             elif name.endswith("bias"):
                 groups["bias"].append(p)
                 if torch.any(p != 0):
-                    fail(where, f"{name} is not all zero", "zero every Linear bias")
+                    fail(
+                        where,
+                        f"{name} is not all zero",
+                        "the Linear biases keep PyTorch's default init, which is not zero",
+                    )
             elif name.endswith("c_proj.weight"):
                 groups["c_proj"].append(p)
             else:
@@ -209,9 +229,11 @@ class TestGPT:
                 fail(
                     where,
                     f"{label} have std {got_std:.4g}, expected {std:.4g}",
-                    "every c_proj.weight is N(0, (0.02/√(2·n_layer))²), the rest N(0, 0.02²)"
+                    "the c_proj weights are not scaled down: GPT-2 draws them with std "
+                    "0.02/√(2·n_layer), the other weights with std 0.02"
                     if key == "c_proj"
-                    else "init Linear and Embedding weights with nn.init.normal_(w, 0, 0.02)",
+                    else "the Linear and Embedding weights keep PyTorch's default init "
+                    "instead of N(0, 0.02²)",
                 )
             if abs(got_mean) > 6 * std / math.sqrt(flat.numel()):
                 fail(where, f"{label} have mean {got_mean:.3g}, expected 0")
@@ -230,9 +252,10 @@ class TestGPT:
         check_close(
             logits,
             want,
-            where + ": logits = ln_f(h(wte(idx) + wpe(pos))) @ wte.weightᵀ",
+            where + ": the logits from wte and wpe, the blocks, ln_f and the tied head",
             **TOL,
-            mistake="apply ln_f after the last block, and add wpe of positions 0 … T−1",
+            mistake="ln_f not applied after the last block, the position embeddings missing "
+            "or taken at the wrong positions, or lm_head not tied to wte",
         )
 
     def test_loss(self):
@@ -253,16 +276,19 @@ class TestGPT:
     def test_too_long_raises(self):
         model = make_model(seed=0, randomize=False)
         idx = tokens(1, 9)
-        try:
+
+        def forward():
             model(idx)
-        except ValueError:
-            return
-        except IndexError as exc:  # an nn.Embedding lookup past wpe
-            fail(
-                f"{where_model()}(idx {describe(idx)})",
-                f"raised {type(exc).__name__}: check T > block_size first, raise ValueError",
-            )
-        fail(f"{where_model()}(idx {describe(idx)})", "no ValueError for T=9 > block_size=8")
+            return Shown("logits")
+
+        expect_raises(
+            ValueError,
+            forward,
+            f"{where_model()}(idx {describe(idx)})",
+            "T=9 is longer than block_size=8",
+            "T is not checked against block_size before the embeddings are looked up (past "
+            "wpe's last row the lookup raises IndexError)",
+        )
 
     def test_causal(self):
         model = make_model(seed=7)
@@ -284,6 +310,48 @@ class TestGPT:
         if torch.allclose(t, e1):
             fail(where_model({"dropout": 0.5}), "training mode output equals eval mode's")
 
+    def test_constants_are_buffers(self):
+        torch.manual_seed(0)
+        check_constants_are_buffers(gpt.GPT(make_config()), where_model())
+
+    def test_follows_to_another_device(self):
+        model = make_model(seed=17)
+        idx = tokens(2, 6, seed=18)
+        where = f"{where_model()}(idx {describe(idx)})"
+        with torch.no_grad():
+            check_no_default_device_tensors(lambda: model(idx), where)
+        check_moves_with_to(model, where_model(), "meta")
+
+    @needs_cuda
+    def test_follows_to_cuda(self):
+        model = make_model(seed=17)
+        idx, targets = tokens(2, 6, seed=18), tokens(2, 6, seed=19)
+        with torch.no_grad():
+            want = forward_oracle(model, idx)
+        model = model.to("cuda")
+        where = f"{where_model()} after .to('cuda'), on idx {describe(idx.cuda())}"
+        try:
+            logits, loss = model(idx.cuda(), targets.cuda())
+        except RuntimeError as exc:
+            left = [f"`{n}`" for n, t in plain_tensors(model) if t.device.type != "cuda"]
+            fail(
+                where,
+                f"raised RuntimeError: {str(exc).splitlines()[0]}",
+                f"the plain tensor attribute {', '.join(left)} stayed behind on the cpu: .to() "
+                "moves only parameters and registered buffers"
+                if left
+                else "a tensor made in forward on the default device (cpu) rather than on "
+                "idx's device",
+            )
+        check_tensor(logits, where + " logits", shape=(2, 6, 24), dtype=torch.float32)
+        if logits.device.type != "cuda" or loss.device.type != "cuda":
+            fail(
+                where,
+                f"logits on {logits.device}, loss on {loss.device}, expected both on cuda",
+                "a tensor made in forward on the default device (cpu) rather than on idx's",
+            )
+        check_close(logits.cpu(), want, where + " logits", **TOL)
+
     # --- generate ---
 
     def oracle_generate(self, model, idx, n, temperature=1.0, top_k=None, seed=None):
@@ -301,6 +369,32 @@ class TestGPT:
                 idx = torch.cat([idx, nxt], dim=1)
         return idx
 
+    @staticmethod
+    def generate(model, where, *args, **kw):
+        """model.generate(...), an uncropped context's ValueError turned into a teaching failure."""
+        try:
+            return model.generate(*args, **kw)
+        except ValueError as exc:
+            fail(
+                where,
+                f"raised ValueError ({exc}) once idx grew past block_size=8",
+                "the whole idx fed to forward each step: the context is not cropped to its "
+                "last block_size tokens",
+            )
+
+    @staticmethod
+    def unless_forward_is_off(model, idx, cause: str) -> str:
+        """cause, unless the model's own logits already differ from its parts': then that."""
+        idx = idx[:, -8:]
+        with torch.no_grad():
+            agree = torch.allclose(model(idx)[0], forward_oracle(model, idx), **TOL)
+        return (
+            cause
+            if agree
+            else "the logits of forward itself differ from the parts' (see GPT's forward "
+            "test), and generate samples from them"
+        )
+
     @pytest.mark.parametrize(
         ("T", "temperature", "top_k"), [(3, 1.0, None), (5, 0.7, 4), (2, 3.0, None)]
     )
@@ -309,15 +403,21 @@ class TestGPT:
         idx = tokens(2, T, seed=12)
         kw = {"temperature": temperature, "top_k": top_k}
         where = call_text(ID + "GPT.generate", (idx, 6), {**kw, "generator": "seed 5"})
-        got = model.generate(idx, 6, **kw, generator=torch.Generator().manual_seed(5))
+        got = self.generate(model, where, idx, 6, **kw, generator=torch.Generator().manual_seed(5))
         check_tensor(got, where, shape=(2, T + 6), dtype=torch.int64)
         want = self.oracle_generate(model, idx, 6, temperature, top_k, seed=5)
         check_close(
             got,
             want,
-            where + ": each step torch.multinomial(softmax(logits[:, -1] / temperature), 1, "
-            "generator=generator)",
-            mistake="divide the logits by the temperature; mask all but the top_k to -inf",
+            where + ": each step one token drawn with the generator from the softmax of the "
+            "last position's logits over the temperature",
+            mistake=self.unless_forward_is_off(
+                model,
+                idx,
+                "the logits not divided by the temperature, top_k not applied (all but the k "
+                "largest at −inf), the tokens not drawn with the generator given, or the "
+                "context not cropped to its last block_size tokens",
+            ),
         )
 
     def test_top_k_1_is_greedy_and_crops(self):
@@ -325,13 +425,20 @@ class TestGPT:
         model = make_model(seed=13)
         idx = tokens(2, 11, seed=14)
         where = call_text(ID + "GPT.generate", (idx, 5), {"top_k": 1})
-        got = model.generate(idx, 5, top_k=1, generator=torch.Generator().manual_seed(0))
+        got = self.generate(
+            model, where, idx, 5, top_k=1, generator=torch.Generator().manual_seed(0)
+        )
         check_tensor(got, where, shape=(2, 16), dtype=torch.int64)
         check_close(
             got,
             self.oracle_generate(model, idx, 5),
             where + ": top_k=1 must be greedy (argmax) on the last block_size tokens",
-            mistake="crop the context each step: idx[:, -block_size:]",
+            mistake=self.unless_forward_is_off(
+                model,
+                idx,
+                "the context fed each step is not the last block_size tokens (the whole idx, "
+                "or its first block_size), or top_k is not applied, so top_k=1 is not greedy",
+            ),
         )
 
     def test_generate_seeded_no_global_rng_no_grad(self):
@@ -341,17 +448,26 @@ class TestGPT:
         hook = model.lm_head.register_forward_hook(
             lambda *_: grad_modes.append(torch.is_grad_enabled())
         )
+        where = call_text(ID + "GPT.generate", (idx, 6), {"generator": "seed 3"})
         before = global_rngs()
         try:
-            a = model.generate(idx, 6, generator=torch.Generator().manual_seed(3))
-            b = model.generate(idx, 6, generator=torch.Generator().manual_seed(3))
+            a = self.generate(model, where, idx, 6, generator=torch.Generator().manual_seed(3))
+            b = self.generate(model, where, idx, 6, generator=torch.Generator().manual_seed(3))
         finally:
             hook.remove()
-        where = call_text(ID + "GPT.generate", (idx, 6), {"generator": "seed 3"})
         check_global_rngs(before, where)
-        check_close(b, a, where + ", twice with the same seed", mistake="pass generator=")
+        check_close(
+            b,
+            a,
+            where + ", twice with the same seed",
+            mistake="the tokens are not drawn with the generator given",
+        )
         if any(grad_modes):
-            fail(where, "forward ran with gradients enabled", "decorate with @torch.no_grad()")
+            fail(
+                where,
+                "forward ran with gradients enabled",
+                "generate runs without torch.no_grad, so every step records a graph",
+            )
         if not torch.equal(a[:, :4], idx) or model.training:
             fail(where, "changed the prompt or the model's mode")
 
@@ -370,7 +486,7 @@ class TestGPT:
             fail(
                 where + " with non_embedding=False",
                 f"got {got}, expected {total}",
-                "count the tied lm_head/wte weight once",
+                "the tied lm_head/wte weight counted twice",
             )
 
     def test_configure_optimizers(self):
@@ -395,7 +511,8 @@ class TestGPT:
                 fail(
                     where,
                     f"{name} ({p.dim()}-d) has weight_decay {seen[id(p)]}, expected {want}",
-                    "decay only parameters of 2 or more dims: never biases or LayerNorms",
+                    "the groups split by name or decay everything: biases and LayerNorm "
+                    "parameters (1-d) must not decay, every weight of 2 or more dims must",
                 )
 
 
@@ -567,8 +684,6 @@ def hf_model():
 
 @kata(
     "load_gpt2_weights",
-    hint="copy every entry of model.state_dict() from the HF dict, transposing the four "
-    "Conv1D weights (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)",
     timeout=120,
 )
 class TestLoadGPT2Weights:
@@ -590,7 +705,8 @@ class TestLoadGPT2Weights:
             where + ": logits against transformers' on the same tokens",
             rtol=1e-4,
             atol=1e-4,  # two float32 routes through 2 blocks: ~1e-6 apart; wide margin
-            mistake="transpose every Conv1D weight, the square attn.c_proj too",
+            mistake="a Conv1D weight copied untransposed (the square attn.c_proj fits "
+            "either way, so a shape test misses it)",
         )
 
     def test_every_weight_and_the_tie(self, hf_model):
@@ -607,7 +723,8 @@ class TestLoadGPT2Weights:
             w,
             hf["transformer.h.1.attn.c_proj.weight"].t(),
             where + ": h[1].attn.c_proj.weight",
-            mistake="Conv1D stores (in, out): transpose even the square attn.c_proj",
+            mistake="attn.c_proj.weight copied untransposed: Conv1D stores (in, out), and a "
+            "square weight fits either way",
         )
         check_close(tr.ln_f.bias.detach(), hf["transformer.ln_f.bias"], where + ": ln_f.bias")
 

@@ -21,6 +21,7 @@ from grader.checks import (
     check_global_rngs,
     check_tensor,
     describe,
+    expect_raises,
     fail,
     global_rngs,
 )
@@ -39,10 +40,23 @@ def seeded(seed: int) -> torch.Generator:
 
 @kata(
     "get_batch",
-    hint="starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator); "
-    "x = data[s : s + block_size], y = data[s + 1 : s + 1 + block_size]",
 )
 class TestGetBatch:
+    @staticmethod
+    def batch(data, block_size, batch_size, generator):
+        """get_batch, a window running off the end of the data turned into a teaching failure."""
+        try:
+            return train_gpt.get_batch(data, block_size, batch_size, generator=generator)
+        except (RuntimeError, IndexError) as exc:
+            if "size" not in str(exc) and "out of" not in str(exc):
+                raise
+            fail(
+                call_text(ID + "get_batch", (data, block_size, batch_size)),
+                f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                "the starts are drawn from a range one too long: the last start leaves y a "
+                "token short",
+            )
+
     def test_windows(self):
         data = torch.arange(100, 140)  # value − 100 = position
         where = call_text(ID + "get_batch", (data, 6, 5), {"generator": "seed 0"})
@@ -51,12 +65,13 @@ class TestGetBatch:
         check_tensor(y, where + " y", shape=(5, 6), dtype=torch.int64)
         starts = x[:, :1] - 100
         want_x = 100 + starts + torch.arange(6)
-        check_close(x, want_x, where + ": each x row is a window data[s : s + T]")
+        check_close(x, want_x, where + ": each x row is block_size consecutive tokens")
         check_close(
             y,
             x + 1,
-            where + ": y = x shifted by one (data[s + 1 : s + T + 1])",
-            mistake="y is the next token at every position: data[s + 1 : s + 1 + block_size]",
+            where + ": each y row is its x row shifted one token on",
+            mistake="y is not the next token at every position: the same window as x, or one "
+            "shifted the wrong way",
         )
 
     def test_every_start_possible_none_outside(self):
@@ -65,7 +80,7 @@ class TestGetBatch:
         seen: set[int] = set()
         g = seeded(1)
         for _ in range(20):
-            x, y = train_gpt.get_batch(data, 6, 16, generator=g)
+            x, y = self.batch(data, 6, 16, g)
             check_tensor(y, call_text(ID + "get_batch", (data, 6, 16)) + " y", shape=(16, 6))
             seen.update(x[:, 0].tolist())
         where = call_text(ID + "get_batch", (data, 6, 16)) + ", 20 draws"
@@ -75,7 +90,8 @@ class TestGetBatch:
             fail(
                 where,
                 f"windows only start at {sorted(seen)}, never at {sorted({0, 1, 2} - seen)}",
-                "torch.randint(len(data) - block_size, …): its high end is exclusive",
+                "the starts are drawn from a range one too short: the last window that fits "
+                "is never drawn (torch.randint's upper bound is itself left out)",
             )
 
     def test_generator(self):
@@ -85,19 +101,25 @@ class TestGetBatch:
         b = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
         where = call_text(ID + "get_batch", (data, 4, 8), {"generator": "seed 2"})
         check_global_rngs(before, where)
-        check_close(b[0], a[0], where + " twice with the same seed", mistake="pass generator=")
+        check_close(
+            b[0],
+            a[0],
+            where + " twice with the same seed",
+            mistake="the starts are not drawn with the generator given",
+        )
         c = train_gpt.get_batch(data, 4, 8, generator=seeded(3))
         if torch.equal(c[0], a[0]):
             fail(where, "seeds 2 and 3 give the same batch: are the starts random?")
 
     def test_too_short_raises(self):
         data = torch.arange(6)
-        where = call_text(ID + "get_batch", (data, 6, 2))
-        try:
-            train_gpt.get_batch(data, 6, 2, generator=seeded(0))
-        except ValueError:
-            return
-        fail(where, "no ValueError: 6 tokens cannot hold x and y of block_size 6")
+        expect_raises(
+            ValueError,
+            lambda: train_gpt.get_batch(data, 6, 2, generator=seeded(0)),
+            call_text(ID + "get_batch", (data, 6, 2)),
+            "6 tokens cannot hold x and y of block_size 6 (y ends one token after x)",
+            "no length check before the starts are drawn, or one that lets N = block_size through",
+        )
 
 
 # --- the recording model ----------------------------------------------------------------------
@@ -154,8 +176,6 @@ def sequence(n: int, offset: int = 0) -> Tensor:
 
 @kata(
     "estimate_loss",
-    hint="@torch.no_grad(); remember model.training, model.eval(), eval_iters batches per "
-    "split, mean of loss.item(), then model.train(was_training)",
 )
 class TestEstimateLoss:
     SPLITS: ClassVar = {"train": torch.arange(0, 30), "val": torch.arange(100, 130)}
@@ -195,7 +215,8 @@ class TestEstimateLoss:
                 fail(
                     where,
                     f"{name!r} is {value}, expected the mean of its 5 batch losses, {want}",
-                    "average the eval_iters losses of each split",
+                    "the value is not the mean of the split's eval_iters batch losses (their "
+                    "sum, or the last batch's loss)",
                 )
 
     def test_eval_mode_no_grad_mode_restored(self):
@@ -204,14 +225,24 @@ class TestEstimateLoss:
             model.train(start_training)
             where, _ = self.run(model)
             if any(training for training, *_ in model.calls):
-                fail(where, "the model ran in training mode", "call model.eval() first")
+                fail(
+                    where,
+                    "the model ran in training mode",
+                    "the model is not switched to eval mode, so dropout stays on",
+                )
             if any(grad for _, grad, *_ in model.calls):
-                fail(where, "the model ran with gradients on", "use @torch.no_grad()")
+                fail(
+                    where,
+                    "the model ran with gradients on",
+                    "no torch.no_grad (or inference_mode) around the estimate: every batch "
+                    "builds a graph",
+                )
             if model.training != start_training:
                 fail(
                     where,
                     f"model.training is {model.training} afterwards, was {start_training}",
-                    "remember model.training and restore it with model.train(was_training)",
+                    "the mode is not restored: model.train() at the end whatever the mode was "
+                    "before, or no switch back at all",
                 )
 
     def test_generator(self):
@@ -220,7 +251,11 @@ class TestEstimateLoss:
         _, b = self.run(self.Echo(), seed=4)
         check_global_rngs(before, where)
         if a != b:
-            fail(where, f"twice with the same seed: {a} then {b}", "pass generator= on")
+            fail(
+                where,
+                f"twice with the same seed: {a} then {b}",
+                "the generator given is not passed on to get_batch",
+            )
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -251,8 +286,6 @@ SCHEDULE = {
 
 @kata(
     "train",
-    hint="for it in range(max_iters): set lr = cosine_lr(it, …); get_batch; loss; "
-    "zero_grad; backward; clip; step; evaluate when (it + 1) % eval_interval == 0 or at the end",
     timeout=60,
 )
 class TestTrain:
@@ -264,7 +297,14 @@ class TestTrain:
         )
         printed = capsys.readouterr()
         if printed.out or printed.err:
-            fail(where, f"printed {(printed.out + printed.err)[:80]!r} with progress=False")
+            text = printed.out + printed.err
+            fail(
+                where,
+                f"printed to {'stderr' if printed.err else 'stdout'} with progress=False",
+                "the progress bar shown whatever progress says"
+                if "%|" in text or "it/s" in text
+                else "",
+            )
         if model.opt_args != (0.2, 0.05, (0.9, 0.99)):
             fail(
                 where,
@@ -275,7 +315,8 @@ class TestTrain:
             fail(
                 where,
                 f"evaluations at iters {got}, expected [4, 8, 10] (every 4 steps and the end)",
-                "evaluate after step it when (it + 1) % eval_interval == 0 or it + 1 == max_iters",
+                "evaluating before a step, or counting steps from 0: an evaluation follows "
+                "every eval_interval-th step and the last one, counting steps from 1",
             )
         want_lrs = [cosine64(i, 3, 10, 0.05, 0.005) for i in range(10)]
         got_lrs = [lr for lr, _ in model.steps]
@@ -286,8 +327,8 @@ class TestTrain:
                 where,
                 f"the optimizer stepped with lrs {[round(v, 5) for v in got_lrs]}, expected "
                 f"{[round(v, 5) for v in want_lrs]}",
-                "set every param group's lr to cosine_lr(it, warmup_iters, max_iters, "
-                "learning_rate, min_lr) before step it",
+                "the lr is off the schedule: a step gets another step's value (one early "
+                "or late), or a param group is left at its old lr",
             )
         for h in history:
             if set(h) != {"iter", "train_loss", "val_loss", "lr"}:
@@ -302,7 +343,7 @@ class TestTrain:
             fail(
                 where,
                 f"a step ran with gradient norm {worst:.4g} > grad_clip=0.01",
-                "clip the gradients' total norm after backward and before optimizer.step()",
+                "no gradient clipping, or clipping before backward or after the optimizer's step",
             )
         train_calls = [c for c in model.calls if c[0]]
         eval_calls = [c for c in model.calls if not c[0]]
@@ -352,5 +393,5 @@ class TestTrain:
             fail(
                 call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw),
                 "nothing printed with progress=True (the default)",
-                "wrap range(max_iters) in tqdm(..., disable=not progress)",
+                "no tqdm bar around the loop, or one disabled whatever progress says",
             )

@@ -123,7 +123,7 @@ class _GPT(nn.Module):
         T = idx.size(1)
         if self.config.block_size < T:
             raise ValueError("T > block_size")
-        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T))
+        x = self.transformer.wte(idx) + self.transformer.wpe(self.positions(T, idx.device))
         x = self.transformer.drop(x)
         for block in self.transformer.h:
             x = block(x)
@@ -131,6 +131,9 @@ class _GPT(nn.Module):
         if targets is None:
             return logits, None
         return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    def positions(self, T, device):
+        return torch.arange(T, device=device)
 
     def crop(self, idx):
         return idx[:, -self.config.block_size :]
@@ -277,6 +280,19 @@ class GPTLossLastStep(_GPT):
         if targets is None:
             return logits, None
         return logits, F.cross_entropy(logits[:, -1], targets[:, -1])
+
+
+@mistake("GPT")
+class GPTPositionsPlainAttribute(_GPT):
+    """keeps the positions 0 … block_size − 1 as a plain tensor attribute, not a registered
+    buffer: .to() leaves it on the CPU and state_dict() does not hold it"""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.pos = torch.arange(config.block_size)
+
+    def positions(self, T, device):
+        return self.pos[:T]
 
 
 @alternative("GPT")

@@ -23,7 +23,8 @@ def _check(data, block_size):
 
 @mistake("get_batch")
 def batch_last_start_missing(data, block_size, batch_size, generator=None):
-    """randint(len(data) - block_size - 1): the last window that fits is never drawn"""
+    """draws the starts from a range one too short: the last window that fits is never
+    drawn"""
     _check(data, block_size)
     starts = torch.randint(len(data) - block_size - 1, (batch_size,), generator=generator)
     return _windows(data, starts, block_size)
@@ -31,7 +32,7 @@ def batch_last_start_missing(data, block_size, batch_size, generator=None):
 
 @mistake("get_batch")
 def batch_runs_off_the_end(data, block_size, batch_size, generator=None):
-    """randint(len(data) - block_size + 1): the last start leaves y a token short"""
+    """draws the starts from a range one too long: the last start leaves y a token short"""
     _check(data, block_size)
     starts = torch.randint(len(data) - block_size + 1, (batch_size,), generator=generator)
     return _windows(data, starts, block_size)

@@ -280,7 +280,24 @@ def check_rng_untouched(before: Tensor, where: str) -> None:
         )
 
 
-class count_torch_calls:
+class _WatchTorch:
+    """A with-block that sees every torch call made inside it, through the
+    TorchFunctionMode that `mode()` returns."""
+
+    def mode(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._mode = self.mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+        return False
+
+
+class count_torch_calls(_WatchTorch):
     """Count the torch functions and tensor methods called inside the block.
 
         with count_torch_calls() as calls:
@@ -291,24 +308,18 @@ class count_torch_calls:
     the rows makes some for every row, so the count tells the two apart.
     """
 
-    def __enter__(self):
+    def mode(self):
         from torch.overrides import TorchFunctionMode
 
         counter = self
+        self.count = 0
 
         class _Mode(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 counter.count += 1
                 return func(*args, **(kwargs or {}))
 
-        self.count = 0
-        self._mode = _Mode()
-        self._mode.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._mode.__exit__(*exc)
-        return False
+        return _Mode()
 
 
 def likely_mistake(got, candidates, rtol: float = 1e-4, atol: float = 1e-5) -> str:
@@ -398,7 +409,7 @@ _FACTORIES = (
 )  # fmt: skip
 
 
-class default_device_tensors:
+class default_device_tensors(_WatchTorch):
     """Catch a forward that makes a tensor on the default device and mixes it with the
     input's tensors: on a GPU that is a device error; on the CPU it goes unseen.
 
@@ -414,7 +425,7 @@ class default_device_tensors:
 
     MARK = "_kata_made_on_default_device"  # set on the tensors it marks
 
-    def __enter__(self):
+    def mode(self):
         from torch.overrides import TorchFunctionMode
 
         tracker, mark = self, self.MARK
@@ -464,13 +475,7 @@ class default_device_tensors:
                     setattr(t, mark, getattr(marked[0], mark))
                 return out
 
-        self._mode = _Mode()
-        self._mode.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._mode.__exit__(*exc)
-        return False
+        return _Mode()
 
 
 def check_no_default_device_tensors(call, where: str) -> None:

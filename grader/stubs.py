@@ -10,7 +10,7 @@ naming the kata. Private helpers (`_name`, functions and classes) are dropped: t
 learner writes their own.
 
     python -m grader.stubs            # write exercises/, keeping files a learner has edited
-    python -m grader.stubs --force    # overwrite even those
+    python -m grader.stubs --force    # overwrite even those, losing that work (no backup)
     python -m grader.stubs --check    # exit 1 if a committed stub differs from the generator
 """
 
@@ -133,7 +133,10 @@ def write(root: Path = ROOT, force: bool = False) -> list[str]:
             continue
         module_id = ".".join(rel.with_suffix("").parts)
         if path.exists() and not force and not is_pristine(path.read_text(), module_id):
-            done.append(f"kept    exercises/{rel} (it holds your work; --force overwrites it)")
+            done.append(
+                f"kept    exercises/{rel} (it holds your work; to start a kata again, "
+                "nox -s reset -- <kata> puts back its stub and keeps a backup)"
+            )
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -146,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m grader.stubs", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--check", action="store_true", help="report drift, write nothing")
-    parser.add_argument("--force", action="store_true", help="overwrite edited exercise files")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite edited exercise files too: their work is lost (a learner resets one "
+        "kata with nox -s reset instead)",
+    )
     args = parser.parse_args(argv)
     if args.check:
         problems = drift()

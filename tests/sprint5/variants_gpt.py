@@ -295,6 +295,15 @@ class GPTPositionsPlainAttribute(_GPT):
         return self.pos[:T]
 
 
+@mistake("GPT")
+class GPTPositionsOnTheDefaultDevice(_GPT):
+    """makes the positions 0 … T − 1 in forward without saying a device: they land on the
+    default device (the CPU), so a GPT moved to a GPU fails at the position embedding"""
+
+    def positions(self, T, device):
+        return torch.arange(T)
+
+
 @alternative("GPT")
 class GPTFunctionalHead(_GPT):
     """no lm_head call: F.linear with wte.weight; num_params from named_parameters"""

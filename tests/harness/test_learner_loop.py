@@ -282,14 +282,11 @@ def tracked_text_files():
 def test_no_tracked_file_points_outside_the_repository():
     """A clone stands on its own: no doc, test or comment cites a file it does not have,
     or speaks of the machines the project happens to be built on."""
-    words = ("../shared", "shared folder", "FIELD-NOTES", "build machine", "lent CUDA")
-    this = os.path.relpath(__file__, ROOT)
+    # the developers' own notes and machines, spelt in pieces so that this file is clean too
+    words = (".." + "/shared", "shared " + "folder", "FIELD" + "-NOTES", "build " + "machine")
+    words += ("lent " + "CUDA",)
     found = [
-        f"{name}: {word!r}"
-        for name, text in tracked_text_files()
-        if name != this
-        for word in words
-        if word in text
+        f"{name}: {word!r}" for name, text in tracked_text_files() for word in words if word in text
     ]
     assert not found, found
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import ast
 import difflib
-import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("exercises", "solutions")
-SPRINT_RE = re.compile(r"^sprint\d+$")
+from grader import layout
+from grader.layout import ROOT, SPRINT_RE  # ROOT is imported from here by many
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Kata:
 def sprints(root: Path = ROOT) -> list[str]:
     """The sprints that exist, in numeric order."""
     found = [p.name for p in (root / "solutions").iterdir() if SPRINT_RE.match(p.name)]
-    return sorted(found, key=lambda name: int(name[len("sprint") :]))
+    return sorted(found, key=layout.sprint_number)
 
 
 def modules(sprint: str, root: Path = ROOT) -> list[str]:
@@ -65,7 +63,7 @@ def katas(sprint: str, root: Path = ROOT) -> list[Kata]:
     """Every kata of a sprint, in catalog order."""
     found = []
     for module in modules(sprint, root):
-        source = (root / "solutions" / sprint / f"{module}.py").read_text()
+        source = layout.module_file("solutions", f"{sprint}.{module}", root).read_text()
         for name in public_names(source):
             found.append(Kata(f"{sprint}.{module}.{name}", sprint, module, name))
     return found
@@ -110,15 +108,11 @@ class SprintInfo:
     katas: dict[str, KataInfo] = field(default_factory=dict)  # kata id → info
 
 
-def info_path(sprint: str, root: Path = ROOT) -> Path:
-    return root / "tests" / sprint / "katas.toml"
-
-
 @cache
 def info(sprint: str, root: Path = ROOT) -> SprintInfo:
     """The sprint's `tests/<sprint>/katas.toml`: its introduction, and each kata's
     difficulty, hints and from-scratch rule, keyed `[<module>.<kata>]`."""
-    data = tomllib.loads(info_path(sprint, root).read_text())
+    data = tomllib.loads(layout.manifest_file(sprint, root).read_text())
     head = data.pop("sprint", {})
     katas = {
         f"{sprint}.{module}.{name}": KataInfo(
@@ -138,7 +132,8 @@ def kata_info(kata_id: str, root: Path = ROOT) -> KataInfo:
     sprint = kata_id.split(".")[0]
     found = info(sprint, root).katas.get(kata_id)
     if found is None:
-        raise KeyError(f"{kata_id} has no entry in {info_path(sprint, root).relative_to(root)}")
+        where = layout.manifest_file(sprint, root).relative_to(root)
+        raise KeyError(f"{kata_id} has no entry in {where}")
     return found
 
 
@@ -182,17 +177,3 @@ def resolve(selector: str, root: Path = ROOT) -> list[Kata]:
         else f" (sprints: {', '.join(names[: len(sprints(root)) + 1])})"
     )
     raise UnknownSelector(f"no sprint, module or kata called {selector!r}{hint}")
-
-
-def test_path(module_id: str) -> str:
-    """Where a module's graded tests live: sprint1.tensors → tests/sprint1/test_tensors.py."""
-    sprint, module = module_id.split(".")
-    return f"tests/{sprint}/test_{module}.py"
-
-
-def module_id_for_test_file(path: Path) -> str | None:
-    """tests/sprint1/test_tensors.py → "sprint1.tensors"; None outside a sprint folder."""
-    sprint = path.parent.name
-    if not SPRINT_RE.match(sprint) or not path.stem.startswith("test_"):
-        return None
-    return f"{sprint}.{path.stem[len('test_') :]}"

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import catalog, progress, report, runner
-from grader.catalog import ROOT, TARGETS
+from grader import catalog, layout, progress, report, runner
+from grader.layout import ROOT, TARGETS, Status
 
 USAGE = (
     "usage: nox -s grade -- SELECTOR... [--target exercises|solutions] [--json PATH] "
@@ -95,7 +95,7 @@ def test_paths(katas: list[catalog.Kata], root: Path = ROOT) -> list[str]:
     """The test files that grade these katas, relative to the project's root."""
     paths = []
     for kata in katas:
-        path = catalog.test_path(kata.module_id)
+        path = layout.harness_file("test", kata.module_id).as_posix()
         if path not in paths and (root / path).exists():
             paths.append(path)
     return paths
@@ -167,4 +167,4 @@ def main(argv: list[str] | None = None) -> int:
     if request.json:
         report.write_json(request.json, report.to_json(request.target, request.sprints, results))
         print(f"Report written to {request.json}")
-    return 0 if all(r.status == "passed" for r in results) else 1
+    return 0 if all(r.status == Status.PASSED for r in results) else 1

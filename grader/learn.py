@@ -18,8 +18,8 @@ import ast
 import sys
 from pathlib import Path
 
-from grader import catalog, progress, target
-from grader.catalog import ROOT
+from grader import catalog, layout, progress, target
+from grader.layout import ROOT, Status
 
 LEVELS = {
     1: "a nudge",
@@ -91,7 +91,7 @@ def hint(selector: str, level: int | None = None) -> str:
 
 def reference_source(kata: catalog.Kata) -> str:
     """The kata's code in solutions/, with the module's private helpers it uses."""
-    path = ROOT / "solutions" / kata.sprint / f"{kata.module}.py"
+    path = layout.module_file("solutions", kata.module_id)
     source = path.read_text()
     tree = ast.parse(source)
     nodes = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
@@ -165,7 +165,7 @@ def progress_table() -> str:
     total = done = 0
     for sprint in catalog.sprints():
         katas = catalog.katas(sprint)
-        passed = [k for k in katas if progress.status(data, k.id) == "passed"]
+        passed = [k for k in katas if progress.status(data, k.id) == Status.PASSED]
         total, done = total + len(katas), done + len(passed)
         title = catalog.info(sprint).title
         lines.append(
@@ -173,7 +173,7 @@ def progress_table() -> str:
         )
         for module in catalog.modules(sprint):
             mine = [k for k in katas if k.module == module]
-            ok = sum(progress.status(data, k.id) == "passed" for k in mine)
+            ok = sum(progress.status(data, k.id) == Status.PASSED for k in mine)
             lines.append(f"  {module:<14} {ok:>2}/{len(mine)}")
     lines += ["", f"{done}/{total} katas passed."]
     return "\n".join(lines)
@@ -183,10 +183,10 @@ def standing() -> str:
     """One line on where the learner stands, from the progress file."""
     data = progress.load()
     every = catalog.all_katas()
-    passed = sum(progress.status(data, k.id) == "passed" for k in every)
+    passed = sum(progress.status(data, k.id) == Status.PASSED for k in every)
     if not data["katas"]:
         return f"You have not graded anything yet: {len(every)} katas are waiting."
-    todo = next((k for k in every if progress.status(data, k.id) != "passed"), None)
+    todo = next((k for k in every if progress.status(data, k.id) != Status.PASSED), None)
     where = f"; the first one not passing is {todo.id}" if todo else ""
     return f"You have passed {passed} of {len(every)} katas{where} (nox -s progress for more)."
 
@@ -220,7 +220,7 @@ def skills_log() -> str:
             continue
         for kata in mastered:
             entry = entries[kata.id]
-            now = "" if entry.get("status") == "passed" else f" (now {entry.get('status')})"
+            now = "" if entry.get("status") == Status.PASSED else f" (now {entry.get('status')})"
             hints = entry.get("hints_shown", 0)
             used = f", {hints} hint{'s' * (hints != 1)}" if hints else ""
             lines.append(f"- [x] `{kata.id}`: passed {entry['first_pass']}{used}{now}")

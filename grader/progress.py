@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import target
+from grader import layout, target
+from grader.layout import Status
 
 VERSION = 1
 
@@ -76,9 +77,9 @@ def record(results) -> None:
             entry = kata_state(data, result.id)
             entry["status"] = result.status
             entry["last_graded"] = stamp
-            if result.status != "not_started":
+            if result.status != Status.NOT_STARTED:
                 entry.setdefault("first_attempt", stamp)
-            if result.status == "passed":
+            if result.status == Status.PASSED:
                 entry.setdefault("first_pass", stamp)
         save(data)
     except OSError as exc:
@@ -98,7 +99,7 @@ def changed_at(target_name: str, katas) -> dict[str, float]:
     """kata id → when the file holding it in the graded tree last changed."""
     times: dict[str, float] = {}
     for kata in katas:
-        path = target.target_root() / target_name / kata.sprint / f"{kata.module}.py"
+        path = layout.module_file(target_name, kata.module_id, target.target_root())
         with contextlib.suppress(OSError):
             times[kata.id] = path.stat().st_mtime
     return times

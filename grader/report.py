@@ -10,13 +10,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.catalog import Kata
+from grader.layout import KATA_STATUSES, NOT_PASSING, Status, cap
 from grader.runner import Outcome
 
-STATUSES = ("passed", "failed", "not_started", "error", "timeout")
-MESSAGE_LIMIT = 4000  # characters of a message in the JSON
+STATUSES = KATA_STATUSES  # what a kata's "status" in the JSON can be
 LINE = 120  # characters a scorecard row may take
 TEST_NAME = re.compile(r"^(\w+::)*test_\w+(\[[^\]]*\])?: ")
-COLOURS = {"passed": "32", "failed": "31", "not_started": "33", "error": "35", "timeout": "31;1"}
+COLOURS = {
+    Status.PASSED: "32",
+    Status.FAILED: "31",
+    Status.NOT_STARTED: "33",
+    Status.ERROR: "35",
+    Status.TIMEOUT: "31;1",
+}
 
 
 @dataclass
@@ -45,57 +51,51 @@ def kata_results(katas: list[Kata], outcome: Outcome) -> list[KataResult]:
                 message = f"its tests could not be loaded:\n{collect_errors[kata.module_id]}"
             else:
                 message = "no tests were found for this kata"
-            results.append(KataResult(kata.id, "error", 0, 0, _cap(message)))
+            results.append(KataResult(kata.id, Status.ERROR, 0, 0, cap(message)))
             continue
         runs = []
         for test_id in tests:
             result = outcome.results.get(test_id)
             if result is None:
-                runs.append((test_id, "error", "not run: the grader lost track of this test"))
+                runs.append((test_id, Status.ERROR, "not run: the grader lost track of this test"))
             else:
                 runs.append((test_id, result.status, result.message))
-        graded = [r for r in runs if r[1] != "skipped"]
-        passed = sum(1 for r in graded if r[1] == "passed")
+        graded = [r for r in runs if r[1] != Status.SKIPPED]
+        passed = sum(1 for r in graded if r[1] == Status.PASSED)
         statuses = {r[1] for r in graded}
-        if "timeout" in statuses:
-            status = "timeout"
-        elif statuses == {"passed"}:
-            status = "passed"
-        elif statuses == {"not_started"}:
-            status = "not_started"
-        elif "error" in statuses or not graded:
-            status = "error"
+        if Status.TIMEOUT in statuses:
+            status = Status.TIMEOUT
+        elif statuses == {Status.PASSED}:
+            status = Status.PASSED
+        elif statuses == {Status.NOT_STARTED}:
+            status = Status.NOT_STARTED
+        elif Status.ERROR in statuses or not graded:
+            status = Status.ERROR
         else:
-            status = "failed"
+            status = Status.FAILED
         message = ""
         for test_id, test_status, test_message in graded:
-            if status == "passed":
+            if status == Status.PASSED:
                 break
-            if test_status == status or (status == "failed" and test_status != "passed"):
+            if test_status == status or (status == Status.FAILED and test_status != Status.PASSED):
                 name = test_id.split("::", 1)[-1]
                 message = f"{name}: {test_message}" if test_message else name
                 break
         if not graded:
             message = "every test of this kata was skipped: " + runs[0][2]
-        skips = [r[2] for r in runs if r[1] == "skipped"]
+        skips = [r[2] for r in runs if r[1] == Status.SKIPPED]
         results.append(
             KataResult(
                 kata.id,
                 status,
                 passed,
                 len(graded),
-                _cap(message),
+                cap(message),
                 len(skips),
                 skips[0] if skips else "",
             )
         )
     return results
-
-
-def _cap(message: str) -> str:
-    if len(message) <= MESSAGE_LIMIT:
-        return message
-    return message[: MESSAGE_LIMIT - 40] + f"\n… ({len(message)} characters, cut)"
 
 
 def use_colour(stream=sys.stdout) -> bool:
@@ -111,15 +111,15 @@ def next_up(results: list[KataResult], changed: dict[str, float] | None = None):
     whose file changed last first), else the first not started one; None when all pass."""
     changed = changed or {}
     order = {r.id: i for i, r in enumerate(results)}
-    broken = [r for r in results if r.status in ("failed", "error", "timeout")]
+    broken = [r for r in results if r.status in NOT_PASSING]
     if broken:
         return min(broken, key=lambda r: (-changed.get(r.id, 0.0), order[r.id]))
-    return next((r for r in results if r.status != "passed"), None)
+    return next((r for r in results if r.status != Status.PASSED), None)
 
 
 def reason(result: KataResult, width: int = 90) -> str:
     """One line on why a kata is not passing."""
-    if result.status == "not_started":
+    if result.status == Status.NOT_STARTED:
         return "not started"
     lines = [line.strip() for line in result.message.splitlines() if line.strip()]
     if not lines:
@@ -148,14 +148,14 @@ def scorecard(
         count = f"{r.passed}/{r.total}"
         extra = f"  ({r.skipped} skipped: {r.skip_reason})" if r.skipped else ""
         row = f"  {r.id:<{width}}  {count:>7}  "
-        if r.status in ("failed", "error", "timeout"):  # every kata not passing says why
+        if r.status in NOT_PASSING:  # every kata not passing says why
             extra += f"  {reason(r, LINE - len(row) - 13)}"
         status = paint(f"{r.status:<11}", COLOURS[r.status])
         lines.append(f"{row}{status}{extra}".rstrip())
     lines.append("")
     for sprint in sprints:
         mine = [r for r in results if r.id.split(".")[0] == sprint]
-        done = sum(r.status == "passed" for r in mine)
+        done = sum(r.status == Status.PASSED for r in mine)
         tests = sum(r.passed for r in mine), sum(r.total for r in mine)
         code = "32;1" if done == len(mine) else "1"
         lines.append(
@@ -183,7 +183,10 @@ def to_json(target: str, sprints: list[str], results: list[KataResult]) -> dict:
             }
             for r in results
         ],
-        "score": {"passed": sum(r.status == "passed" for r in results), "total": len(results)},
+        "score": {
+            "passed": sum(r.status == Status.PASSED for r in results),
+            "total": len(results),
+        },
     }
 
 

@@ -19,8 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import catalog, stubs, target
-from grader.catalog import ROOT
+from grader import catalog, layout, stubs, target
 
 
 class Refused(Exception):
@@ -49,8 +48,7 @@ def _top_level(tree: ast.Module) -> dict[str, ast.stmt]:
 
 def stub_blocks(module_id: str) -> tuple[str, dict[str, str]]:
     """The module's whole stub text, and each kata's stub block (def or class) in it."""
-    sprint, module = module_id.split(".")
-    text = stubs.stub_source((ROOT / "solutions" / sprint / f"{module}.py").read_text(), module_id)
+    text = stubs.stub_source(layout.module_file("solutions", module_id).read_text(), module_id)
     lines = text.splitlines()
     blocks = {}
     for name, node in _top_level(ast.parse(text)).items():
@@ -61,8 +59,7 @@ def stub_blocks(module_id: str) -> tuple[str, dict[str, str]]:
 
 def plan(module_id: str, names: list[str]) -> Plan | None:
     """What resetting these katas of one module changes; None when nothing would."""
-    path = target.target_root() / "exercises" / module_id.replace(".", "/")
-    path = path.with_suffix(".py")
+    path = layout.module_file("exercises", module_id, target.target_root())
     whole, blocks = stub_blocks(module_id)
     if not path.exists():
         return Plan(path, module_id, "", whole, names, whole_file=True)

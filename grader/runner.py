@@ -1,6 +1,6 @@
 """The trusted parent: runs pytest in a child and survives whatever the child does.
 
-The child streams JSON lines (see grader.plugin) to a file. The parent reads them as
+The child streams JSON lines (see grader.plugin.state) to a file. The parent reads them as
 they come. If the child hangs past a test's time limit, or dies, the parent records
 that test, kills the child's whole process group, and starts a new child for the
 tests that are left. In the normal case that is one child and one torch import.
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.catalog import ROOT
+from grader.layout import DEFAULT_TIMEOUT, ROOT, Status
 
 POLL = 0.02  # seconds between reads of the event file
 GRACE = 3.0  # seconds past a test's own limit (the child's SIGALRM) before a kill
@@ -165,7 +165,7 @@ def run(
                     outcome.results[test_id] = TestResult(
                         test_id,
                         outcome.tests[test_id].get("kata"),
-                        "error",
+                        Status.ERROR,
                         "not run: the test process kept ending before it got to this "
                         f"test:\n{_tail(stderr_path)}",
                     )
@@ -222,7 +222,7 @@ def _follow(proc, events: Path, outcome: Outcome, progress) -> None:
                 return
             now = time.monotonic()
             if current is not None:
-                limit = outcome.tests.get(current, {}).get("timeout", 10.0)
+                limit = outcome.tests.get(current, {}).get("timeout", DEFAULT_TIMEOUT)
                 if now - started > limit + GRACE:
                     _kill(proc)
                     _record_timeout(outcome, current, limit, progress)
@@ -249,7 +249,7 @@ def _record_crash(outcome: Outcome, test_id: str, how: str, progress) -> None:
         "call os._exit, or crash the interpreter? The other tests were run in a fresh "
         "process."
     )
-    result = TestResult(test_id, kata, "error", message)
+    result = TestResult(test_id, kata, Status.ERROR, message)
     outcome.results[test_id] = result
     if progress:
         progress(result)
@@ -260,7 +260,7 @@ def _record_timeout(outcome: Outcome, test_id: str, limit: float, progress) -> N
     result = TestResult(
         test_id,
         kata,
-        "timeout",
+        Status.TIMEOUT,
         f"{kata or test_id} ran past the time limit of {limit:g} s and "
         "had to be stopped (an endless loop?)",
     )
@@ -270,5 +270,5 @@ def _record_timeout(outcome: Outcome, test_id: str, limit: float, progress) -> N
     for other, info in outcome.tests.items():  # the kata is timed out: skip its other tests
         if other not in outcome.results and kata and info.get("kata") == kata:
             outcome.results[other] = TestResult(
-                other, kata, "timeout", f"{kata}: not run, an earlier test of it timed out"
+                other, kata, Status.TIMEOUT, f"{kata}: not run, an earlier test of it timed out"
             )

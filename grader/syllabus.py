@@ -15,8 +15,8 @@ import ast
 import sys
 from pathlib import Path
 
-from grader import catalog
-from grader.catalog import ROOT
+from grader import catalog, layout
+from grader.layout import ROOT
 
 PATH = ROOT / "SYLLABUS.md"
 DIFFICULTY = {1: "★☆☆", 2: "★★☆", 3: "★★★"}
@@ -99,8 +99,9 @@ def render() -> str:
         if head.sources:
             out += ["Read:", ""] + [f"- {source}" for source in head.sources] + [""]
         for module in catalog.modules(sprint):
-            path = Path("exercises") / sprint / f"{module}.py"
-            tree = ast.parse((ROOT / "solutions" / sprint / f"{module}.py").read_text())
+            module_id = f"{sprint}.{module}"
+            path = layout.module_file("exercises", module_id, Path())
+            tree = ast.parse(layout.module_file("solutions", module_id).read_text())
             nodes = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
             out += [f"### `{module}` ([{path}]({path}))", "", _summary(tree), ""]
             for kata in (k for k in catalog.katas(sprint) if k.module == module):

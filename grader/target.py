@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from grader.catalog import ROOT, TARGETS
+from grader import layout
+from grader.layout import ROOT, TARGETS
 
 
 class TargetImportError(ImportError):
@@ -39,8 +40,7 @@ def target_root() -> Path:
 
 def source_path(module_id: str) -> Path:
     """The file that holds a module of the target tree, e.g. exercises/sprint1/tensors.py."""
-    sprint, module = module_id.split(".")
-    return target_root() / target_name() / sprint / f"{module}.py"
+    return layout.module_file(target_name(), module_id, target_root())
 
 
 def display_path(module_id: str) -> str:

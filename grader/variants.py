@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from grader import layout
 
 KINDS = ("mistake", "alternative")
 
@@ -44,12 +47,12 @@ _REGISTRY: dict[str, list[Variant]] = {}
 
 def _module_id(python_module: str) -> str:
     """tests.sprint1.variants_tensors → sprint1.tensors"""
-    parts = python_module.split(".")
-    if len(parts) < 3 or not parts[-1].startswith("variants_"):
+    module_id = layout.module_of(Path(*python_module.split(".")).with_suffix(".py"), ("variants",))
+    if module_id is None:
         raise ValueError(
             f"variants live in tests/sprintN/variants_<module>.py, not {python_module}"
         )
-    return f"{parts[-2]}.{parts[-1][len('variants_') :]}"
+    return module_id
 
 
 def _register(kind: str, kata_name: str):
@@ -80,11 +83,11 @@ def alternative(kata_name: str):
 
 def load_module(module_id: str) -> None:
     """Import tests/sprintN/variants_<module>.py, if there is one."""
-    sprint, module = module_id.split(".")
+    name = layout.import_name(layout.harness_file("variants", module_id))
     try:
-        importlib.import_module(f"tests.{sprint}.variants_{module}")
+        importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"tests.{sprint}.variants_{module}":
+        if exc.name != name:
             raise
 
 

@@ -1,11 +1,12 @@
 """The command line, the scorecard and the JSON report."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 
-from grader import catalog, cli, report, runner
+from grader import catalog, cli, layout, report, runner
 from grader.catalog import ROOT
 from tests.harness.conftest import grade
 
@@ -187,6 +188,22 @@ def test_json_has_the_documented_shape():
     assert data["katas"][1]["message"].startswith("t3: value at [0] is 1")
 
 
+def test_a_long_message_is_cut_to_the_cap_once():
+    """The child caps what it sends, the report caps again after naming the test: one
+    note at the end, counting all that was cut."""
+    test_id = "TestSplitHeads::test_" + "y" * 60
+    outcome = runner.Outcome()
+    outcome.tests[test_id] = {"id": test_id, "kata": "sprint1.m.a"}
+    sent = layout.cap("x" * 10_000)
+    outcome.results[test_id] = runner.TestResult(test_id, "sprint1.m.a", "failed", sent)
+    [result] = report.kata_results([catalog.Kata("sprint1.m.a", "sprint1", "m", "a")], outcome)
+    whole = f"{test_id.split('::', 1)[1]}: " + "x" * 10_000
+    assert len(sent) <= layout.MESSAGE_CAP and len(result.message) <= layout.MESSAGE_CAP
+    assert result.message.count("more characters cut") == 1
+    kept, note = result.message.rsplit("\n… (", 1)
+    assert whole.startswith(kept) and note == f"{len(whole) - len(kept)} more characters cut)"
+
+
 def test_a_real_run_writes_the_report_and_a_plain_scorecard_when_piped():
     data = grade("sprint1.tensors", target="solutions")
     assert data["target"] == "solutions" and data["sprints"] == ["sprint1"]
@@ -236,3 +253,22 @@ def test_the_syllabus_constants_are_in_both_trees():
             if isinstance(t, ast.Name) and t.id.startswith("MNIST_")
         }
         assert values.get("MNIST_MEAN") == 0.1307 and values.get("MNIST_STD") == 0.3081, tree
+
+
+def test_the_plugin_leans_on_one_private_pytest_function_and_pins_pytest():
+    """pytest's internals may change in any release: the grader uses one (re-running a test
+    for the known mistakes, in grader/plugin/diagnosis.py), and pyproject.toml pins pytest
+    to the major version it was written for."""
+    uses = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "grader").rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\b(from|import) _pytest\b", line)
+    ]
+    assert uses == [uses[0]] and uses[0].startswith("grader/plugin/diagnosis.py:"), uses
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pin = next(d for d in deps if re.match(r"pytest\b", d))
+    major = int(pytest.__version__.split(".")[0])
+    assert pin.replace(" ", "") == f"pytest>={major},<{major + 1}", (pin, pytest.__version__)

@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from grader import catalog
+from grader import catalog, layout
 from grader.catalog import ROOT
 from tests.harness import leaks
 
@@ -21,7 +21,7 @@ KATAS = catalog.all_katas()
 def test_katas_toml_matches_the_catalog(sprint):
     listed = set(catalog.info(sprint).katas)
     real = {k.id for k in catalog.katas(sprint)}
-    path = catalog.info_path(sprint).relative_to(ROOT)
+    path = layout.manifest_file(sprint).relative_to(ROOT)
     assert not real - listed, f"{path} has no entry for {sorted(real - listed)}"
     assert not listed - real, f"{path} lists katas that do not exist: {sorted(listed - real)}"
 
@@ -78,8 +78,8 @@ def message_texts(path):
 def graded_modules():
     for sprint in catalog.sprints():
         for module in catalog.modules(sprint):
-            for prefix in ("test", "variants"):
-                path = ROOT / "tests" / sprint / f"{prefix}_{module}.py"
+            for kind in layout.HARNESS_KINDS:
+                path = ROOT / layout.harness_file(kind, f"{sprint}.{module}")
                 if path.exists():
                     yield f"{sprint}.{module}", path
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from grader import catalog, report, stubs
+from grader import catalog, layout, report, stubs
 from grader.catalog import ROOT
 
 SPLIT = "sprint1.tensors.split_heads"
@@ -48,15 +48,15 @@ def solve(root, kata_id):
     """Put the reference's code for one kata into the learner's file (as a learner would)."""
     from grader.reset import stub_blocks
 
-    sprint, module, name = kata_id.split(".")
-    path = root / "exercises" / sprint / f"{module}.py"
-    reference = (ROOT / "solutions" / sprint / f"{module}.py").read_text()
+    module_id, name = kata_id.rsplit(".", 1)
+    path = layout.module_file("exercises", module_id, root)
+    reference = layout.module_file("solutions", module_id).read_text()
     lines = reference.splitlines()
     import ast
 
     node = next(n for n in ast.parse(reference).body if getattr(n, "name", "") == name)
     body = "\n".join(lines[node.lineno - 1 : node.end_lineno])
-    stub = stub_blocks(f"{sprint}.{module}")[1][name]
+    stub = stub_blocks(module_id)[1][name]
     text = path.read_text()
     assert stub in text
     path.write_text(text.replace(stub, body))

@@ -73,6 +73,12 @@ def test_pytest_skip_is_not_a_pass(planted):
     assert "pytest.skip" in message(report, SPLIT)
 
 
+def test_pytest_xfail_is_not_an_expected_failure(planted):
+    report = planted_in_split_heads(planted, "import pytest; pytest.xfail('hard')")
+    assert_only(report, {SPLIT: "error"})
+    assert "pytest.fail/xfail()" in message(report, SPLIT)
+
+
 def test_pytest_exit(planted):
     report = planted_in_split_heads(planted, "import pytest; pytest.exit('bye')")
     assert_only(report, {SPLIT: "error"})

@@ -12,6 +12,10 @@ learner writes their own.
     python -m grader.stubs            # write exercises/, keeping files a learner has edited
     python -m grader.stubs --force    # overwrite even those, losing that work (no backup)
     python -m grader.stubs --check    # exit 1 if a committed stub differs from the generator
+
+This is also the one place that tells a stub from a kata's code (`stub_state`): `write`
+keeps a file that is more than stubs, and the runs and the benchmarks (`unfinished`)
+refuse or skip a kata that still raises its stub's error.
 """
 
 from __future__ import annotations
@@ -20,8 +24,18 @@ import argparse
 import ast
 import sys
 from pathlib import Path
+from typing import Literal
 
-from grader.catalog import ROOT
+from grader import layout, target
+from grader.layout import ROOT
+
+StubState = Literal["untouched", "unfinished", "written"]
+
+
+def stub_raise(kata_id: str) -> str:
+    """The statement a stub's body becomes: it names the kata, which is how the grader
+    tells "not started" from an error (and one kata's stub reached from another)."""
+    return f'raise NotImplementedError("{kata_id}")'
 
 
 def _body_range(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int, int]:
@@ -44,7 +58,7 @@ def stub_source(source: str, module_id: str) -> str:
     edits: list[tuple[int, int, str]] = []  # (first line, last line, replacement), 1-based
 
     def raise_line(indent: int, kata: str) -> str:
-        return " " * indent + f'raise NotImplementedError("{module_id}.{kata}")\n'
+        return " " * indent + stub_raise(f"{module_id}.{kata}") + "\n"
 
     for node in tree.body:
         defines = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
@@ -78,32 +92,91 @@ def expected_tree(root: Path = ROOT) -> dict[Path, str]:
         if path.name == "__init__.py" and rel.parent == Path("."):
             text = '"""Your work: stubs generated from solutions/ by `nox -s stubs`."""\n'
         elif path.name != "__init__.py":
-            text = stub_source(text, ".".join(rel.with_suffix("").parts))
+            text = stub_source(text, layout.import_name(rel))
         files[rel] = text
     return files
 
 
+def _functions(node: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """A top-level def itself, or a class's methods."""
+    kinds = ast.FunctionDef | ast.AsyncFunctionDef
+    if isinstance(node, kinds):
+        return [node]
+    return [n for n in getattr(node, "body", []) if isinstance(n, kinds)]
+
+
+def _is_stub_raise(node: ast.AST, kata_id: str) -> bool:
+    return (
+        isinstance(node, ast.Raise)
+        and isinstance(node.exc, ast.Call)
+        and getattr(node.exc.func, "id", "") == "NotImplementedError"
+        and len(node.exc.args) == 1
+        and isinstance(node.exc.args[0], ast.Constant)
+        and node.exc.args[0].value == kata_id
+    )
+
+
+def stub_state(node: ast.AST, kata_id: str) -> StubState:
+    """How far a kata's top-level def or class is from its stub:
+
+    * "untouched": as the generator wrote it, every function in it (the def, or each
+      method) its docstring and `raise NotImplementedError("<kata id>")`, nothing else;
+    * "unfinished": something is written, but the stub's raise is still somewhere in it;
+    * "written": no trace of the stub's raise (a class without methods counts so too).
+    """
+    functions = _functions(node)
+    if not functions:
+        return "written"
+    untouched = True
+    for func in functions:
+        body = [n for n in func.body if not _is_docstring(n)]
+        untouched &= len(body) == 1 and _is_stub_raise(body[0], kata_id)
+    if untouched:
+        return "untouched"
+    if any(_is_stub_raise(n, kata_id) for n in ast.walk(node)):
+        return "unfinished"
+    return "written"
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
 def is_pristine(text: str, module_id: str) -> bool:
-    """Whether an exercise file still holds only stubs (no learner code in any kata)."""
+    """Whether an exercise file still holds only stubs: every def and class in it is an
+    untouched stub (a helper of the learner's own is not)."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
         return False
-    for node in tree.body:
-        funcs = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            funcs = [node]
-        elif isinstance(node, ast.ClassDef):
-            funcs = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-        for func in funcs:
-            body = [
-                n
-                for n in func.body
-                if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
-            ]
-            if len(body) != 1 or not isinstance(body[0], ast.Raise):
-                return False
-    return True
+    defines = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    return all(
+        stub_state(node, f"{module_id}.{node.name}") == "untouched"
+        for node in tree.body
+        if isinstance(node, defines)
+    )
+
+
+def unfinished(kata_ids: list[str]) -> list[str]:
+    """The katas among `kata_ids` that are not written in the graded tree (KATA_TARGET,
+    KATA_ROOT): still their stub, or with the stub's raise left in, or missing, or in a
+    file that does not parse. Reads the source; runs nothing."""
+    missing = []
+    trees: dict[str, ast.Module | None] = {}
+    for kata in kata_ids:
+        module_id, name = kata.rsplit(".", 1)
+        if module_id not in trees:
+            try:
+                trees[module_id] = ast.parse(target.source_path(module_id).read_text())
+            except (OSError, SyntaxError):
+                trees[module_id] = None
+        tree = trees[module_id]
+        node = (
+            next((n for n in tree.body if getattr(n, "name", None) == name), None) if tree else None
+        )
+        if node is None or stub_state(node, kata) != "written":
+            missing.append(kata)
+    return missing
 
 
 def drift(root: Path = ROOT) -> list[str]:
@@ -131,7 +204,7 @@ def write(root: Path = ROOT, force: bool = False) -> list[str]:
         path = exercises / rel
         if path.exists() and path.read_text() == text:
             continue
-        module_id = ".".join(rel.with_suffix("").parts)
+        module_id = layout.import_name(rel)
         if path.exists() and not force and not is_pristine(path.read_text(), module_id):
             done.append(
                 f"kept    exercises/{rel} (it holds your work; to start a kata again, "
@@ -169,4 +242,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["drift", "stub_source", "write"]
+__all__ = ["drift", "is_pristine", "stub_source", "stub_state", "unfinished", "write"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import os
 from pathlib import Path
 
 from grader import target
 from grader.catalog import ROOT
+from grader.stubs import unfinished  # the one rule for "still a stub"; runs import it here
 
 # The katas a GPT is made of, in the reference's build: what any run of a GPT needs.
 GPT_KATAS = [
@@ -29,45 +29,6 @@ class NotReady(Exception):
 def use_target(name: str) -> None:
     os.environ["KATA_TARGET"] = name
     target.install()
-
-
-def unfinished(kata_ids: list[str]) -> list[str]:
-    """The katas among `kata_ids` whose body in the target tree is still the stub's raise."""
-    missing = []
-    trees: dict[str, ast.Module] = {}
-    for kata in kata_ids:
-        module_id, name = kata.rsplit(".", 1)
-        path = target.source_path(module_id)
-        if module_id not in trees:
-            try:
-                trees[module_id] = ast.parse(path.read_text())
-            except (OSError, SyntaxError):
-                missing.append(kata)
-                continue
-        node = next((n for n in trees[module_id].body if getattr(n, "name", None) == name), None)
-        if node is None or _still_a_stub(node, kata):
-            missing.append(kata)
-    return missing
-
-
-def _still_a_stub(node: ast.AST, kata: str) -> bool:
-    functions = (
-        [node]
-        if isinstance(node, ast.FunctionDef)
-        else [n for n in getattr(node, "body", []) if isinstance(n, ast.FunctionDef)]
-    )
-    for func in functions:
-        for stmt in ast.walk(func):
-            if (
-                isinstance(stmt, ast.Raise)
-                and isinstance(stmt.exc, ast.Call)
-                and getattr(stmt.exc.func, "id", "") == "NotImplementedError"
-                and stmt.exc.args
-                and isinstance(stmt.exc.args[0], ast.Constant)
-                and stmt.exc.args[0].value == kata
-            ):
-                return True
-    return False
 
 
 def require(kata_ids: list[str], target_name: str) -> None:

@@ -1,9 +1,10 @@
 """One source per solution: exercises/ is exactly what the generator makes of solutions/,
 no stub passes a single test, and the reference passes every one."""
 
+import ast
 import textwrap
 
-from grader import catalog, stubs
+from grader import catalog, layout, stubs
 from grader.catalog import ROOT
 from tests.harness.conftest import grade
 
@@ -89,5 +90,48 @@ def test_the_reference_passes_every_test():
 def test_every_kata_has_an_exercise_and_a_test_file():
     for sprint in catalog.sprints():
         for module in catalog.modules(sprint):
-            assert (ROOT / "exercises" / sprint / f"{module}.py").exists()
-            assert (ROOT / "tests" / sprint / f"test_{module}.py").exists()
+            assert layout.module_file("exercises", f"{sprint}.{module}").exists()
+            assert (ROOT / layout.harness_file("test", f"{sprint}.{module}")).exists()
+
+
+STUB = '''
+class Net:
+    """A net."""
+
+    def __init__(self):
+        raise NotImplementedError("sprint9.things.Net")
+
+    def forward(self, x):
+        """Run it."""
+        raise NotImplementedError("sprint9.things.Net")
+'''
+
+
+def net(source: str) -> ast.ClassDef:
+    return ast.parse(textwrap.dedent(source)).body[0]
+
+
+def test_a_stub_is_told_from_a_kata_begun_and_a_kata_written():
+    kid = "sprint9.things.Net"
+    assert stubs.stub_state(net(STUB), kid) == "untouched"
+    begun = STUB.replace('raise NotImplementedError("sprint9.things.Net")', "self.size = 3", 1)
+    assert stubs.stub_state(net(begun), kid) == "unfinished"
+    assert stubs.stub_state(net(begun.replace("raise", "return None  #")), kid) == "written"
+    before = STUB.replace("        raise", "        x = 1\n        raise", 1)
+    assert stubs.stub_state(net(before), kid) == "unfinished", "code before the raise"
+    assert stubs.stub_state(net("class Net:\n    size = 3\n"), kid) == "written"
+    other = STUB.replace("things.Net", "things.Other")
+    assert stubs.stub_state(net(other), kid) == "written", "the raise names another kata"
+    assert stubs.is_pristine(STUB, "sprint9.things")
+    assert not stubs.is_pristine(begun, "sprint9.things")
+    assert not stubs.is_pristine(STUB + "\n\ndef _mine():\n    return 1\n", "sprint9.things")
+
+
+def test_the_stub_tree_is_unfinished_and_the_reference_finished(monkeypatch):
+    """The runs and the benchmarks ask grader.stubs which katas are not written yet."""
+    every = [k.id for k in catalog.all_katas()]
+    monkeypatch.setenv("KATA_TARGET", "exercises")
+    assert stubs.unfinished(every) == every
+    monkeypatch.setenv("KATA_TARGET", "solutions")
+    assert stubs.unfinished(every) == []
+    assert stubs.unfinished(["sprint1.tensors.no_such_kata"]) == ["sprint1.tensors.no_such_kata"]

@@ -73,11 +73,11 @@ def kata(name: str, *, timeout: float | None = None, forbid=()):
     """Mark a test class or function as grading one kata of the module under test.
 
     The full id comes from the test file: `tests/sprint1/test_tensors.py` with
-    `@kata("split_heads")` grades `sprint1.tensors.split_heads`. `timeout` raises the
-    per-test time limit (seconds) for slow tests such as training runs; `forbid` names
-    the torch shortcuts (dotted paths) that the code under test may not call while the
-    test runs (see grader.guard). What a learner reads about the kata (hints, difficulty)
-    lives in the sprint's `katas.toml` (see `info`).
+    `@kata("split_heads")` grades `sprint1.tensors.split_heads`. Everything else about
+    the kata lives in the sprint's `katas.toml` (see `info`), its time limit and the
+    calls it forbids included. `timeout` and `forbid` are still taken here, for one test
+    (a longer limit) or while a manifest entry is being written: the mark's time limit
+    wins over the manifest's, and the forbidden calls of both apply.
     """
     import pytest  # only test code calls this; the parent never does
 
@@ -93,11 +93,14 @@ def kata(name: str, *, timeout: float | None = None, forbid=()):
 
 @dataclass(frozen=True)
 class KataInfo:
-    """What a learner is told about a kata, from its sprint's `katas.toml`."""
+    """A kata's entry in its sprint's `katas.toml`: what a learner is told about it, and
+    how its tests are run."""
 
     difficulty: int  # 1 warm-up, 2 takes thought, 3 a real piece of work
     hints: tuple[str, ...]  # level 1 a nudge, 2 the tool or formula in words, 3 may sketch code
     from_scratch: str = ""  # the shortcut that is off limits, where the kata is "from scratch"
+    timeout: float | None = None  # seconds each of its tests may take, when not the default
+    forbid: tuple[str, ...] = ()  # dotted names its code may not call (see grader.guard)
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,9 @@ class SprintInfo:
 
 @cache
 def info(sprint: str, root: Path = ROOT) -> SprintInfo:
-    """The sprint's `tests/<sprint>/katas.toml`: its introduction, and each kata's
-    difficulty, hints and from-scratch rule, keyed `[<module>.<kata>]`."""
+    """The sprint's manifest, `tests/<sprint>/katas.toml`: its introduction, and each
+    kata's difficulty, hints, from-scratch rule, time limit and forbidden calls, keyed
+    `[<module>.<kata>]`."""
     data = tomllib.loads(layout.manifest_file(sprint, root).read_text())
     head = data.pop("sprint", {})
     katas = {
@@ -119,6 +123,8 @@ def info(sprint: str, root: Path = ROOT) -> SprintInfo:
             int(entry.get("difficulty", 0)),
             tuple(entry.get("hints", ())),
             entry.get("from_scratch", ""),
+            float(entry["timeout"]) if "timeout" in entry else None,
+            tuple(entry.get("forbid", ())),
         )
         for module, entries in data.items()
         for name, entry in entries.items()

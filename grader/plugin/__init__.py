@@ -18,8 +18,8 @@ Per test, in order:
 One module a job:
 
 * `state`: what a session keeps, and the JSON-lines event stream to the parent;
-* `collection`: the options, the kata marks (kata ids, time limits, forbidden calls),
-  which tests are selected, the "collected" event;
+* `collection`: the options, the kata marks and the manifest (kata ids, time limits,
+  forbidden calls), which tests are selected, the "collected" event;
 * `isolation`: the target imported, globals reset and checked, the forbidden-call
   guard (steps 1, 2 and 4);
 * `escapes`: the time limit, and escapes made errors (steps 3 and 4);

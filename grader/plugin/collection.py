@@ -1,10 +1,12 @@
 """Which tests grade which kata, under which rules, and which of them run.
 
 A test under `tests/sprintN/test_<module>.py` is graded: it must carry `@kata("<name>")`
-(grader.catalog.kata) naming a kata of that module in solutions/. The mark may give the
-calls its code may not make (`forbid`), and a `kata_timeout` mark a longer limit than
-the default. Tests elsewhere (the harness's own, the benchmarks) are the project's, not
-graded: no limit unless marked.
+(grader.catalog.kata) naming a kata of that module in solutions/. Its rules come from
+the sprint's manifest, `tests/sprintN/katas.toml` (grader.catalog.info): the time
+limit (`timeout`) and the calls its code may not make (`forbid`). A mark may still
+give either: a `kata_timeout` mark wins over the manifest's limit, and the calls
+forbidden by the mark and by the manifest all are. Tests elsewhere (the harness's own,
+the benchmarks) are the project's, not graded: no limit unless marked.
 
 Selection: `--kata-skip FILE` drops the tests already graded by an earlier child,
 `KATA_SELECT=id,...` keeps the katas (or modules, or sprints) named. The parent learns
@@ -74,18 +76,32 @@ def kata_id(item) -> str | None:
 
 
 def time_limit(item) -> float:
-    """The test's limit in seconds: its kata_timeout mark, else the default for graded
-    tests; 0 (none) for the project's own tests."""
+    """The test's limit in seconds: its kata_timeout mark, else its kata's in the manifest,
+    else the default for graded tests; 0 (none) for the project's own tests."""
     mark = item.get_closest_marker("kata_timeout")
     if mark:
         return float(mark.args[0])
-    return item.config.stash[STATE].timeout if kata_id(item) else 0.0
+    kid = kata_id(item)
+    if kid is None:
+        return 0.0
+    return _manifest(kid).timeout or item.config.stash[STATE].timeout
 
 
 def forbidden(item) -> tuple[str, ...]:
     """The dotted names the code under test may not call while this test runs."""
+    kid = kata_id(item)
+    if kid is None:
+        return ()
     mark = item.get_closest_marker("kata")
-    return tuple(mark.kwargs.get("forbid", ())) if kata_id(item) and mark else ()
+    given = tuple(mark.kwargs.get("forbid", ())) if mark else ()
+    return tuple(dict.fromkeys(_manifest(kid).forbid + given))
+
+
+def _manifest(kid: str) -> catalog.KataInfo:
+    """The kata's manifest entry; a kata without one (a test proves there is none) runs
+    with the defaults."""
+    found = catalog.info(kid.split(".")[0]).katas.get(kid)
+    return found if found is not None else catalog.KataInfo(0, ())
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -1,5 +1,6 @@
 """The command line, the scorecard and the JSON report."""
 
+import json
 import re
 import subprocess
 import sys
@@ -10,88 +11,29 @@ from grader import catalog, cli, layout, report, runner
 from grader.catalog import ROOT
 from tests.harness.conftest import grade
 
-# The syllabus is the public interface: these ids must exist, spelt exactly so.
-SYLLABUS = {
-    "sprint1": [
-        "tensors.arange_grid",
-        "tensors.channels_last",
-        "tensors.flatten_batch",
-        "tensors.split_heads",
-        "tensors.merge_heads",
-        "tensors.pairwise_sq_dists",
-        "tensors.masked_mean",
-        "tensors.gather_rows",
-        "tensors.to_device",
-        "tensors.pick_device",
-        "autograd.derivative",
-        "autograd.gradient",
-        "autograd.minimize",
-        "autograd.mse_grads",
-        "autograd.mse_grads_by_hand",
-        "first_network.init_params",
-        "first_network.forward",
-        "first_network.count_params",
-        "first_network.sgd_step",
-        "first_network.train_xor",
-    ],
-    "sprint2": [
-        "datasets.LinearDataset",
-        "datasets.CharDataset",
-        "loaders.make_loader",
-        "loaders.pad_collate",
-        "loaders.split_dataset",
-        "transforms.eval_transform",
-        "transforms.train_transform",
-        "transforms.AddGaussianNoise",
-        "transforms.load_mnist",
-    ],
-    "sprint3": [
-        "modules.MLP",
-        "modules.count_trainable",
-        "functional.relu",
-        "functional.sigmoid",
-        "functional.tanh",
-        "functional.gelu",
-        "functional.softmax",
-        "functional.log_softmax",
-        "functional.cross_entropy",
-        "functional.mse_loss",
-        "optimizers.SGD",
-        "optimizers.AdamW",
-        "training.train_step",
-        "training.evaluate",
-        "training.fit",
-        "training.clip_grad_norm",
-        "training.cosine_lr",
-    ],
-    "sprint4": [
-        "attention.causal_mask",
-        "attention.scaled_dot_product_attention",
-        "attention.AttentionHead",
-        "attention.MultiHeadAttention",
-        "layers.sinusoidal_positions",
-        "layers.LayerNorm",
-        "layers.FeedForward",
-        "layers.Block",
-    ],
-    "sprint5": [
-        "tokenizer.CharTokenizer",
-        "tokenizer.BPETokenizer",
-        "gpt.GPTConfig",
-        "gpt.GPT",
-        "gpt.load_gpt2_weights",
-        "train_gpt.get_batch",
-        "train_gpt.estimate_loss",
-        "train_gpt.train",
-    ],
-}
+
+def manifest_entries(sprint: str) -> list[str]:
+    """The kata ids of a sprint's katas.toml, in the order of their tables in the file."""
+    text = layout.manifest_file(sprint).read_text()
+    return [
+        f"{sprint}.{module}.{name}"
+        for module, name in re.findall(r"^\[(\w+)\.(\w+)\][ \t]*(?:#.*)?$", text, re.MULTILINE)
+    ]
 
 
-@pytest.mark.parametrize("sprint", list(SYLLABUS))
-def test_catalog_holds_the_syllabus(sprint):
-    ids = [k.id for k in catalog.katas(sprint)]
-    missing = [f"{sprint}.{name}" for name in SYLLABUS[sprint] if f"{sprint}.{name}" not in ids]
-    assert not missing, f"katas the syllabus requires are missing: {missing}"
+@pytest.mark.parametrize("sprint", catalog.sprints())
+def test_the_manifest_lists_exactly_the_catalogs_katas_in_its_order(sprint):
+    """The catalog (solutions/: the sprint's MODULES, then each module's file order) is the
+    one list of katas; katas.toml has one entry for each, in the same order, and no other."""
+    path = layout.manifest_file(sprint).relative_to(ROOT)
+    listed = manifest_entries(sprint)
+    real = [k.id for k in catalog.katas(sprint)]
+    assert not set(real) - set(listed), f"{path} has no entry for {sorted(set(real) - set(listed))}"
+    assert not set(listed) - set(real), (
+        f"{path} lists katas that do not exist: {sorted(set(listed) - set(real))}"
+    )
+    assert listed == real, f"{path} lists the katas in another order than the catalog: {real}"
+    assert list(catalog.info(sprint).katas) == real, f"{path}: a [module.kata] table is split up"
 
 
 @pytest.mark.parametrize(
@@ -177,12 +119,13 @@ def test_colour_only_on_a_terminal(monkeypatch):
 
 
 def test_json_has_the_documented_shape():
-    data = report.to_json("exercises", ["sprint1"], fake_outcome())
-    assert set(data) == {"target", "sprints", "katas", "score"}
+    data = json.loads(json.dumps(report.to_json("exercises", ["sprint1"], fake_outcome())))
+    assert list(data) == ["target", "sprints", "katas", "score"]
     assert data["score"] == {"passed": 1, "total": 3}
     for entry in data["katas"]:
         assert set(entry) == {"id", "status", "passed", "total", "message"}
         assert entry["status"] in report.STATUSES
+    assert set(report.STATUSES) == {"passed", "failed", "not_started", "error", "timeout"}
     assert [k["status"] for k in data["katas"]] == ["passed", "failed", "not_started"]
     assert data["katas"][0]["message"] == ""
     assert data["katas"][1]["message"].startswith("t3: value at [0] is 1")

@@ -1,13 +1,19 @@
 """grader.guard: the code under test may not call the shortcut its kata forbids, however
-it reaches it; the tests themselves may."""
+it reaches it; the tests themselves may. Which calls a kata forbids, and its time limit,
+come from its manifest entry (katas.toml) and any mark on its tests."""
 
 import importlib.util
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from grader import catalog
 from grader.guard import Forbid, ForbiddenCall
+from grader.layout import DEFAULT_TIMEOUT
+from grader.plugin import collection
+from grader.plugin.state import STATE, State
 
 LEARNER = """
 import torch
@@ -97,3 +103,37 @@ def test_python_helpers_are_caught_however_imported(learner):
         learner.clip_imported_by_name([w])
     with Forbid(("torch.optim.AdamW.step",), "k"), pytest.raises(ForbiddenCall):
         learner.adamw_step([w])
+
+
+class FakeItem:
+    """What grader.plugin.collection reads of a pytest item."""
+
+    def __init__(self, nodeid, kata_id=None, **marks):
+        self.nodeid = nodeid
+        self.config = SimpleNamespace(stash=pytest.Stash())
+        self.config.stash[STATE] = State()
+        if kata_id:
+            self.config.stash[STATE].kata_of[nodeid] = kata_id
+        self.marks = marks
+
+    def get_closest_marker(self, name):
+        return self.marks.get(name)
+
+
+def test_a_katas_rules_come_from_the_manifest_and_any_mark_adds_to_them(monkeypatch):
+    kid = "sprint3.functional.softmax"
+    entry = catalog.KataInfo(2, ("1", "2", "3"), "no", timeout=30.0, forbid=("torch.softmax",))
+    others = catalog.KataInfo(1, ("1", "2", "3"))
+    manifest = catalog.SprintInfo("t", "i", (), {kid: entry, "sprint3.functional.relu": others})
+    monkeypatch.setattr(catalog, "info", lambda sprint, root=catalog.ROOT: manifest)
+    marked = pytest.mark.kata("softmax", forbid=("torch.Tensor.softmax", "torch.softmax")).mark
+    item = FakeItem("t::a", kid, kata=marked)
+    assert collection.forbidden(item) == ("torch.softmax", "torch.Tensor.softmax")
+    assert collection.time_limit(item) == 30.0
+    assert collection.forbidden(FakeItem("t::b", kid)) == ("torch.softmax",)
+    longer = FakeItem("t::c", kid, kata_timeout=pytest.mark.kata_timeout(60).mark)
+    assert collection.time_limit(longer) == 60.0, "a mark on one test wins"
+    plain = FakeItem("t::d", "sprint3.functional.relu")
+    assert collection.time_limit(plain) == DEFAULT_TIMEOUT and collection.forbidden(plain) == ()
+    project = FakeItem("tests/harness/t::e")
+    assert collection.time_limit(project) == 0.0 and collection.forbidden(project) == ()

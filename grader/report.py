@@ -14,6 +14,7 @@ from grader.layout import KATA_STATUSES, NOT_PASSING, Status, cap
 from grader.runner import Outcome
 
 STATUSES = KATA_STATUSES  # what a kata's "status" in the JSON can be
+VERSION = 1  # of the JSON report's shape; raised when a field changes or goes
 LINE = 120  # characters a scorecard row may take
 TEST_NAME = re.compile(r"^(\w+::)*test_\w+(\[[^\]]*\])?: ")
 COLOURS = {
@@ -173,6 +174,7 @@ def scorecard(
 
 def to_json(target: str, sprints: list[str], results: list[KataResult]) -> dict:
     return {
+        "version": VERSION,
         "target": target,
         "sprints": sprints,
         "katas": [

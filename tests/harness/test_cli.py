@@ -120,7 +120,8 @@ def test_colour_only_on_a_terminal(monkeypatch):
 
 def test_json_has_the_documented_shape():
     data = json.loads(json.dumps(report.to_json("exercises", ["sprint1"], fake_outcome())))
-    assert list(data) == ["target", "sprints", "katas", "score"]
+    assert list(data) == ["version", "target", "sprints", "katas", "score"]
+    assert data["version"] == 1
     assert data["score"] == {"passed": 1, "total": 3}
     for entry in data["katas"]:
         assert set(entry) == {"id", "status", "passed", "total", "message"}

@@ -75,6 +75,7 @@ def test_exit_status_is_0_when_all_pass_1_when_any_does_not_2_on_a_usage_error(l
     passed = run(learner, "grader", GRID, "--json", str(out))
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert f"Report written to {out}" in passed.stdout and out.exists()
+    assert json.loads(out.read_text())["version"] == 1
     failing = run(learner, "grader", "sprint1.tensors")
     assert failing.returncode == 1, failing.stdout + failing.stderr
     for argv in (["sprint9"], ["split_head"], [GRID, "--json", str(tmp_path / "no" / "r.json")]):

@@ -22,12 +22,13 @@ import importlib
 import os
 import sys
 import sysconfig
+from pathlib import Path
 from types import CodeType
 
 import torch
 from torch.overrides import TorchFunctionMode
 
-from grader import target
+from grader import layout, target
 
 _SKIP = tuple(  # frames that are not "the caller": torch, this harness, installed packages
     dict.fromkeys(  # (typing_extensions' deprecation wrapper, say), the standard library
@@ -90,8 +91,9 @@ class Forbid(TorchFunctionMode):
         self.learner_folder = str(target.target_root() / target.target_name()) + os.sep
 
     def _is_learner(self, filename: str) -> bool:
-        return filename.startswith(self.learner_folder) or os.path.basename(filename).startswith(
-            "variants_"
+        """The graded tree, or a known variant standing in for it."""
+        return filename.startswith(self.learner_folder) or (
+            layout.module_of(Path(filename), kinds=("variants",)) is not None
         )
 
     def _learner_called(self, frame, forbidden: str | None) -> str | None:

@@ -2,15 +2,17 @@
 backward, gradient clipping, AdamW step), at nanoGPT's CPU-recipe and GPU sizes.
 
 Rows: the target's GPT (with the target's clip_grad_norm in the step), the reference's,
-and two gpu-best rows on CUDA: the reference's fast path (GPTConfig(fast=True): torch's
-fused attention, bf16 autocast, fused AdamW), and that model under torch.compile. FLOPs
-are counted as nanoGPT's estimate_mfu does: (6·N + 12·L·H·Q·T) per token.
+and two gpu-best rows on CUDA: the reference GPT on the benchmarks' fast path
+(fast_gpt.FastGPT: torch's fused attention, bf16 autocast, fused AdamW), and that model
+under torch.compile. FLOPs are counted as nanoGPT's estimate_mfu does: (6·N + 12·L·H·Q·T)
+per token.
 """
 
 import pytest
 import torch
 
 from benchmarks import core
+from benchmarks.fast_gpt import FastGPT
 from grader import target_module
 from runs.common import GPT_KATAS
 from solutions.sprint3 import training as ref_training
@@ -47,8 +49,8 @@ def model_for(impl, size, device):
     if impl == "target":
         core.require_target(GPT_KATAS)
         return core.build(lambda: gpt.GPT(gpt.GPTConfig(**config_kwargs(size))).to(device))
-    fast = impl.startswith("gpu-best")
-    return ref_gpt.GPT(ref_gpt.GPTConfig(**config_kwargs(size), fast=fast)).to(device)
+    model = FastGPT if impl.startswith("gpu-best") else ref_gpt.GPT
+    return model(ref_gpt.GPTConfig(**config_kwargs(size))).to(device)
 
 
 def batch(size, device):

@@ -193,6 +193,8 @@ def measure(
             calls += 1
     except NotImplementedError as exc:  # a stub reached through another kata
         pytest.skip(f"not started: {exc} still raises NotImplementedError")
+    except torch.cuda.OutOfMemoryError:  # GPT-2 small's naive attention on a small GPU
+        pytest.skip(f"out of memory on this GPU at {size.id}")
     start = time.perf_counter()
     fn()
     sync(device)

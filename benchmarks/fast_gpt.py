@@ -6,7 +6,7 @@ changed (the same parameters, names, init and RNG draws as `GPT(config)`):
 - torch's fused attention (`F.scaled_dot_product_attention`, flash or memory-efficient
   on CUDA) swapped into every block's attention module, on that module's own weights;
 - bf16 autocast around the forward on CUDA (CPU bf16 is slower than fp32, so not there),
-  the logits handed back in float32;
+  the logits handed back in float32 and the loss taken from them outside autocast;
 - a fused AdamW (one kernel for all parameters) with the reference's parameter groups.
 
 `benchmarks/test_fast_gpt.py` proves it computes what the plain GPT computes.
@@ -47,8 +47,11 @@ class FastGPT(GPT):
     def forward(self, idx: Tensor, targets: Tensor | None = None):
         on_cuda = idx.device.type == "cuda"
         with torch.autocast(device_type=idx.device.type, dtype=torch.bfloat16, enabled=on_cuda):
-            logits, loss = super().forward(idx, targets)
-        return logits.float(), loss  # float32 logits, as the plain GPT's
+            logits, _ = super().forward(idx)
+        logits = logits.float()  # (B, T, V) float32, as the plain GPT's; the loss from them
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
     def configure_optimizers(self, weight_decay, learning_rate, betas) -> torch.optim.AdamW:
         plain = super().configure_optimizers(weight_decay, learning_rate, betas)

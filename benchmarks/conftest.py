@@ -12,9 +12,13 @@ import pytest
 import torch
 
 from benchmarks import core
+from grader.target import target_name
 
 DEVICES = ("cpu", "cuda")
 ROWS = pytest.StashKey[dict]()
+TARGET_IS_REFERENCE = (
+    "the target is the reference (--target solutions): timed once, in the reference's row"
+)
 
 
 def pytest_addoption(parser):
@@ -68,10 +72,16 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_runtest_setup(item):
+    params = item.callspec.params if hasattr(item, "callspec") else {}
     sizes = item.config.getoption("--bench-sizes")
-    size = getattr(item, "callspec", None) and item.callspec.params.get("size")
+    size = params.get("size")
     if sizes and size is not None and getattr(size, "id", size) not in sizes.split(","):
         pytest.skip(f"size not asked for (--sizes {sizes})")
+    if params.get("device") == "cpu" and getattr(size, "cpu_skip", ""):
+        pytest.skip(size.cpu_skip)
+    timing = not item.config.getoption("benchmark_disable", True)
+    if timing and params.get("impl") == "target" and target_name() == "solutions":
+        pytest.skip(TARGET_IS_REFERENCE)  # as a test (--benchmark-disable) it still runs
 
 
 @pytest.fixture
@@ -114,6 +124,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     rows = config.stash[ROWS]
     before = torch.get_num_threads()
     core.fp32_exact()
+    machine_info["target"] = target_name()
     machine_info["torch"] = {
         "version": torch.__version__,
         "threads": rows["threads"],

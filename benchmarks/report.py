@@ -3,8 +3,10 @@ PNG of CPU against GPU.
 
 Per row (kata, implementation): the time per call on each device, the CPU/GPU speedup,
 the target/reference ratio, tokens per second, achieved FLOP/s and the share of the
-device's peak (FLOPs counted as nanoGPT's estimate_mfu does for the GPT). A row skipped on
-a device (no GPU, a stub, bf16 on CPU) shows why, never a blank.
+device's peak (FLOPs counted as nanoGPT's estimate_mfu does for the GPT: its MFU). A row
+skipped on a device (no GPU, a stub, bf16 on CPU) shows why, never a blank. A time to take
+as rough (fewer than MIN_ROUNDS rounds, or an IQR over MAX_IQR of the median) is flagged,
+and a row that beats the reference by moving less memory gets a note saying so.
 
     python -m benchmarks.report out/bench/sprint4.json   # prints the table, writes .md/.png
 """
@@ -19,6 +21,11 @@ from pathlib import Path
 from benchmarks.core import gpu_peak
 
 DEVICES = ("cpu", "cuda")
+DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
+MIN_ROUNDS = 5  # fewer timed rounds than this: a rough time
+MAX_IQR = 0.20  # an interquartile range above this share of the median: a noisy time
+FLAG = "⚠"
+TARGET_IS_REFERENCE = "the target is the reference"  # conftest's skip reason starts so
 
 
 def load(path: Path) -> dict:
@@ -31,7 +38,10 @@ def rows(data: dict) -> dict:
     table: dict = defaultdict(lambda: defaultdict(dict))
     labels: dict[str, str] = {}
     for bench in data.get("benchmarks", []):
-        info = bench["extra_info"]
+        info = dict(bench["extra_info"])
+        stats = bench.get("stats") or {}
+        if "rounds" in stats:
+            info.update(rounds=stats["rounds"], iqr=stats.get("iqr"), median=stats.get("median"))
         labels[info["size"]] = info["size_label"]
         table[info["size"]][(info["kata"], info["impl"])][info["device"]] = info
     for skipped in data.get("skipped", []):
@@ -81,17 +91,32 @@ def markdown(data: dict) -> str:
         "Times are the median per call. `÷ reference`: the row's time over the reference's on "
         "the same device (under 1 is faster; the target row is your target/reference ratio). "
         "`% peak`: of the measured fp32 matmul peak on CPU; of the GPU's datasheet dense peak "
-        "for the row's dtype (fp32 without tensor cores, or bf16) on CUDA.",
+        "for the row's dtype (fp32 without tensor cores, or bf16) on CUDA. `MFU`: the same "
+        "share for a GPT row, its FLOPs counted as nanoGPT's estimate_mfu does "
+        "(6·N + 12·L·H·Q·T per token), so it is nanoGPT's model FLOPs utilisation. "
+        f"{FLAG}: a time to take as rough, timed in fewer than {MIN_ROUNDS} rounds or with "
+        f"an interquartile range above {MAX_IQR:.0%} of its median (time it again on a quiet "
+        "machine).",
         "",
     ]
+    if machine.get("target") == "solutions":
+        lines[-1:] = [
+            "Target: solutions/, the reference itself: it is timed once, in the reference "
+            "rows, and there is no target row.",
+            "",
+        ]
     for (size, label), size_rows in sorted(rows(data).items()):
-        reasons = {c.get("skipped") for cells in size_rows.values() for c in cells.values()}
-        if len(reasons) == 1 and next(iter(reasons), None):  # the whole size left out
-            lines += [f"### {size}: {label}", "", f"Not run: {reasons.pop()}.", ""]
+        size_rows = {
+            key: cells
+            for key, cells in size_rows.items()
+            if not all(c.get("skipped", "").startswith(TARGET_IS_REFERENCE) for c in cells.values())
+        }
+        lines += [f"### {size}: {label}", ""]
+        if not any("per_call_s" in c for cells in size_rows.values() for c in cells.values()):
+            reasons = sorted({c["skipped"] for r in size_rows.values() for c in r.values()})
+            lines += [f"Not run: {'; '.join(reasons) or 'nothing to time'}.", ""]
             continue
         lines += [
-            f"### {size}: {label}",
-            "",
             "| kata | impl | dtype | CPU | GPU | CPU/GPU | ÷ reference | CPU tokens/s "
             "| GPU tokens/s | CPU FLOP/s (% peak) | GPU FLOP/s (% peak) |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -100,7 +125,63 @@ def markdown(data: dict) -> str:
             ref = size_rows.get((kata, "reference"), {})
             lines.append("| " + " | ".join(row_cells(kata, impl, cells, ref, machine)) + " |")
         lines.append("")
+        lines += [f"- {note}" for note in memory_notes(size_rows)]
+        if lines[-1] != "":
+            lines.append("")
     return "\n".join(lines)
+
+
+def rough(cell: dict) -> str:
+    """Why a timing is to be taken as rough ("" when it is not): too few rounds, or noise."""
+    rounds, iqr, median = cell.get("rounds"), cell.get("iqr"), cell.get("median")
+    if rounds is not None and rounds < MIN_ROUNDS:
+        return f"{rounds} rounds"
+    if iqr is not None and median and iqr > MAX_IQR * median:
+        return f"IQR {100 * iqr / median:.0f} % of the median"
+    return ""
+
+
+def fmt_bytes(n: float) -> str:
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+BIG_TEMPORARY = 64 * 2**20  # larger than any CPU's last-level cache: it goes to DRAM
+
+
+def memory_notes(size_rows: dict) -> list[str]:
+    """Why rows beat the reference where some look no faster (a Python loop, say): the
+    reference materialises a temporary too large for any cache, they far smaller ones.
+    One note per kata and device."""
+    notes = []
+    for (kata, impl), ref in sorted(size_rows.items(), key=order):
+        if impl != "reference":
+            continue
+        for device in DEVICES:
+            theirs = ref.get(device) or {}
+            big = theirs.get("temp_bytes")
+            if "per_call_s" not in theirs or not big or big < BIG_TEMPORARY:
+                continue
+            winners = []
+            for (k, other), cells in sorted(size_rows.items(), key=order):
+                mine = cells.get(device) or {}
+                small, seconds = mine.get("temp_bytes"), mine.get("per_call_s")
+                if k != kata or other == "reference" or not (small and seconds):
+                    continue
+                if small * 8 <= big and seconds < theirs["per_call_s"]:
+                    winners.append(
+                        f"`{other}` {fmt_time(seconds)} ({mine['temp']}, {fmt_bytes(small)})"
+                    )
+            if winners:
+                notes.append(
+                    f"On {DEVICE_NAMES[device]}, `reference` ({fmt_time(theirs['per_call_s'])}) "
+                    f"materialises {theirs['temp']}: {fmt_bytes(big)} written to memory and read "
+                    f"back. Rows that hold far less beat it: {', '.join(winners)}. Memory "
+                    "traffic, not arithmetic, is what the reference pays for at this size."
+                )
+    return notes
 
 
 IMPL_ORDER = [
@@ -108,6 +189,7 @@ IMPL_ORDER = [
     "reference",
     "torch",
     "torch-fused-adamw",
+    "matmul",
     "loop",
     "gpu-best",
     "gpu-best-compiled",
@@ -133,7 +215,8 @@ def row_cells(kata, impl, cells, ref, machine) -> list[str]:
         elif "skipped" in cell:
             out.append(f"skipped: {cell['skipped']}")
         else:
-            out.append(fmt_time(cell["per_call_s"]))
+            why = rough(cell)
+            out.append(fmt_time(cell["per_call_s"]) + (f" {FLAG} {why}" if why else ""))
     cpu, gpu = time_of(cells.get("cpu")), time_of(cells.get("cuda"))
     out.append(f"{cpu / gpu:.1f}×" if cpu and gpu else "–")
     ratios = []
@@ -153,7 +236,8 @@ def row_cells(kata, impl, cells, ref, machine) -> list[str]:
             out.append("–")
             continue
         rate, top = flops / seconds, peak(device, cell, machine)
-        share = f" ({100 * rate / top:.2f} %)" if top else ""
+        mfu = "MFU " if cell.get("mfu") else ""
+        share = f" ({mfu}{100 * rate / top:.2f} %)" if top else ""
         out.append(fmt_rate(rate, "FLOP/s") + share)
     return out
 
@@ -168,51 +252,104 @@ def short(kata: str) -> str:
 
 
 def chart(data: dict, path: Path) -> Path | None:
-    """One panel per size: each row's time per call on CPU and on GPU (log scale)."""
+    """One panel per size that ran: each row's time per call (log scale), one bar per
+    device that ran anything (no empty GPU bars on a machine without one)."""
     try:
         import matplotlib
     except ImportError:
         return None
     matplotlib.use("Agg")
+    fig = figure(data)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=110)
     import matplotlib.pyplot as plt
 
-    table = [
-        (key, size_rows)
-        for key, size_rows in sorted(rows(data).items())
-        if any("per_call_s" in c for cells in size_rows.values() for c in cells.values())
-    ]
-    if not table:
-        return None
-    fig, axes = plt.subplots(len(table), 1, figsize=(12, 3.8 * max(len(table), 1)), squeeze=False)
-    for ax, ((_, label), size_rows) in zip(axes[:, 0], table):
-        names, cpu, gpu = [], [], []
-        for (kata, impl), cells in sorted(size_rows.items(), key=order):
-            names.append(f"{short(kata)}\n{impl}")
-            cpu.append((cells.get("cpu") or {}).get("per_call_s") or 0)
-            gpu.append((cells.get("cuda") or {}).get("per_call_s") or 0)
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], [c * 1e3 for c in cpu], 0.4, label="CPU")
-        ax.bar([x + 0.2 for x in xs], [g * 1e3 for g in gpu], 0.4, label="GPU")
-        ax.set_yscale("log")
-        ax.set_ylabel("ms per call")
-        ax.set_xticks(list(xs), names, fontsize=7, rotation=35, ha="right")
-        ax.set_title(label, fontsize=9)
-        ax.legend(fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-        if not any(gpu):
-            ax.text(
-                0.99,
-                0.95,
-                "no GPU rows: skipped (see the table)",
-                ha="right",
-                va="top",
-                transform=ax.transAxes,
-                fontsize=8,
-            )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def figure(data: dict):
+    """The chart as a matplotlib Figure, laid out so that no two texts overlap; None when
+    nothing was timed."""
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for (_, label), size_rows in sorted(rows(data).items()):
+        timed = [
+            (key, cells)
+            for key, cells in sorted(size_rows.items(), key=order)
+            if any("per_call_s" in c for c in cells.values())
+        ]
+        if timed:
+            panels.append((label, timed))
+    if not panels:
+        return None
+    ran = [
+        d
+        for d in DEVICES
+        if any(d in cells and "per_call_s" in cells[d] for _, t in panels for _, cells in t)
+    ]
+    gpu = data.get("machine_info", {}).get("torch", {}).get("cuda")
+    names = {"cpu": "CPU", "cuda": f"GPU ({gpu})" if gpu else "GPU"}
+    most = max(len(t) for _, t in panels)
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(max(7.0, 1.0 * most + 2.5), 3.6 * len(panels)), squeeze=False
+    )
+    width = 0.8 / len(ran)
+    for ax, (label, timed) in zip(axes[:, 0], panels):
+        xs = range(len(timed))
+        for i, device in enumerate(ran):
+            times = [(cells.get(device) or {}).get("per_call_s") for _, cells in timed]
+            heights = [t * 1e3 if t else float("nan") for t in times]  # nothing for a skip
+            offset = (i - (len(ran) - 1) / 2) * width
+            ax.bar([x + offset for x in xs], heights, width, label=names[device])
+        ax.set_yscale("log")
+        ax.set_ylabel("ms per call")
+        ax.set_xticks(list(xs), [f"{short(kata)}\n{impl}" for (kata, impl), _ in timed], fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        ax.grid(axis="y", alpha=0.3)
+    if len(ran) == 1:
+        (other,) = set(DEVICES) - set(ran)
+        fig.suptitle(
+            f"{DEVICE_NAMES[ran[0]]} only: no {DEVICE_NAMES[other]} row ran (the table says why)",
+            fontsize=9,
+        )
+    fig.set_layout_engine("constrained")
+    for _ in range(6):  # widen until no two texts overlap (tick labels are the ones at risk)
+        if not overlapping_texts(fig):
+            break
+        fig.set_figwidth(fig.get_figwidth() * 1.25)
+    return fig
+
+
+def overlapping_texts(fig) -> list[tuple[str, str]]:
+    """Pairs of the texts `fig` draws (titles, axis and tick labels, legends) whose boxes
+    overlap."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    suptitle = getattr(fig, "_suptitle", None)  # matplotlib keeps it apart from fig.texts
+    texts = [suptitle] if suptitle is not None else []
+    for ax in fig.axes:
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+            texts += [t.label1 for t in ticks if lo <= t.get_loc() <= hi]
+        legend = ax.get_legend()
+        texts += legend.get_texts() if legend else []
+    boxes = [
+        (t.get_text(), t.get_window_extent(renderer))
+        for t in texts
+        if t.get_visible() and t.get_text().strip()
+    ]
+    return [
+        (a, b)
+        for i, (a, box_a) in enumerate(boxes)
+        for b, box_b in boxes[i + 1 :]
+        if box_a.overlaps(box_b)
+    ]
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..sprint4.attention import MultiHeadAttention
 from ..sprint4.layers import Block, LayerNorm
 
 
@@ -21,8 +20,6 @@ class GPTConfig:
     """The GPT's sizes; the defaults are nanoGPT's Shakespeare-char model.
 
     __post_init__ raises ValueError when n_embd is not divisible by n_head.
-    `fast` switches on the reference's fast path for the benchmarks: torch's fused
-    attention, bf16 autocast on CUDA and a fused AdamW. It is not part of the kata.
     """
 
     block_size: int = 256  # the longest context, in tokens
@@ -32,7 +29,6 @@ class GPTConfig:
     n_embd: int = 384  # channels C
     dropout: float = 0.0  # 0 for pretraining; ~0.1 – 0.2 when finetuning small data
     bias: bool = True  # biases in Linears and LayerNorms, as GPT-2
-    fast: bool = False  # the reference's fast path (not graded: your GPT may ignore it)
 
     def __post_init__(self):
         raise NotImplementedError("sprint5.gpt.GPTConfig")

@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..sprint4.attention import MultiHeadAttention
 from ..sprint4.layers import Block, LayerNorm
 
 
@@ -21,8 +20,6 @@ class GPTConfig:
     """The GPT's sizes; the defaults are nanoGPT's Shakespeare-char model.
 
     __post_init__ raises ValueError when n_embd is not divisible by n_head.
-    `fast` switches on the reference's fast path for the benchmarks: torch's fused
-    attention, bf16 autocast on CUDA and a fused AdamW. It is not part of the kata.
     """
 
     block_size: int = 256  # the longest context, in tokens
@@ -32,7 +29,6 @@ class GPTConfig:
     n_embd: int = 384  # channels C
     dropout: float = 0.0  # 0 for pretraining; ~0.1 – 0.2 when finetuning small data
     bias: bool = True  # biases in Linears and LayerNorms, as GPT-2
-    fast: bool = False  # the reference's fast path (not graded: your GPT may ignore it)
 
     def __post_init__(self):
         if self.n_embd % self.n_head != 0:
@@ -72,9 +68,6 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied: one Parameter
-        if _fast(c):
-            for block in self.transformer.h:  # the same parameters, torch's fused kernel
-                block.attn.__class__ = _FusedAttention
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
@@ -95,13 +88,12 @@ class GPT(nn.Module):
         if self.config.block_size < T:
             raise ValueError(f"sequence of length T={T} > block_size={self.config.block_size}")
         pos = torch.arange(T, dtype=torch.long, device=idx.device)  # (T,)
-        with _autocast(self.config, idx.device):
-            x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C)
-            x = self.transformer.drop(x)
-            for block in self.transformer.h:
-                x = block(x)
-            x = self.transformer.ln_f(x)
-            logits = self.lm_head(x).float()  # (B, T, V), float32 even under autocast
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C)
+        x = self.transformer.drop(x)
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)  # (B, T, V)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.view(B * T, -1), targets.view(B * T))
@@ -161,34 +153,7 @@ class GPT(nn.Module):
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
-        fused = _fast(self.config)  # one kernel for all parameters (CPU and CUDA)
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused or None)
-
-
-def _fast(config) -> bool:
-    """GPTConfig.fast: the reference's fast path for the benchmarks, not a kata."""
-    return getattr(config, "fast", False)  # the tests hand GPT configs of their own
-
-
-def _autocast(config, device: torch.device):
-    """bf16 autocast on CUDA when fast; a no-op otherwise (CPU bf16 is slower than fp32)."""
-    on = _fast(config) and device.type == "cuda"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
-
-
-class _FusedAttention(MultiHeadAttention):
-    """MultiHeadAttention with torch's fused kernel (flash or memory-efficient on CUDA)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        B, T, C = x.size()  # batch, time, channels
-        nh, hs = self.n_head, C // self.n_head
-        q, k, v = (
-            t.view(B, T, nh, hs).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2)
-        )  # (B, nh, T, hs) each
-        p = self.attn_dropout.p if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
 
 
 def load_gpt2_weights(model: GPT, state_dict: dict[str, Tensor]) -> None:

@@ -5,6 +5,8 @@ model is anything called as model(idx (B, T), targets (B, T)) → (logits, loss)
 configure_optimizers(weight_decay, learning_rate, betas) method, such as gpt.GPT.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
@@ -77,6 +79,10 @@ def train(
     eval_iters: int = 20,
     generator: torch.Generator | None = None,
     progress: bool = True,
+    optimizer: torch.optim.Optimizer | None = None,
+    start_iter: int = 0,
+    on_eval: Callable[[dict], object] | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[dict]:
     """Train for max_iters steps (0 … max_iters − 1) in train mode; return the evaluations.
 
@@ -91,11 +97,18 @@ def train(
     "val_loss": …, "lr": that step's lr} (floats; iter an int). So max_iters=10,
     eval_interval=4 evaluates at iters 4, 8 and 10. A tqdm progress bar on stderr only
     when progress=True; otherwise nothing is printed.
+
+    The last four serve a run that saves checkpoints and resumes (the capstone's) and
+    change nothing when left out: `optimizer` is stepped instead of a new one; the loop
+    runs it = start_iter … max_iters − 1 (the lrs and evaluations of the whole run; the
+    history holds this call's); on_eval(entry) is called with each entry just appended;
+    after every step stop(it + 1) is called and, when it returns True, the loop ends there.
     """
-    optimizer = model.configure_optimizers(weight_decay, learning_rate, (0.9, 0.99))
+    if optimizer is None:
+        optimizer = model.configure_optimizers(weight_decay, learning_rate, (0.9, 0.99))
     model.train()
     history = []
-    for it in tqdm(range(max_iters), disable=not progress, desc="train"):
+    for it in tqdm(range(start_iter, max_iters), disable=not progress, desc="train"):
         lr = cosine_lr(it, warmup_iters, max_iters, learning_rate, min_lr)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -112,4 +125,8 @@ def train(
             history.append(
                 {"iter": it + 1, "train_loss": losses["train"], "val_loss": losses["val"], "lr": lr}
             )
+            if on_eval is not None:
+                on_eval(history[-1])
+        if stop is not None and stop(it + 1):
+            break
     return history

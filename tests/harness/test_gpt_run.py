@@ -1,5 +1,6 @@
-"""`nox -s train -- gpt`: the capstone's loop is train()'s loop, it resumes where it stopped,
-it writes its checkpoint, curve and sample, and an unfinished tree is told what is left.
+"""`nox -s train -- gpt`: the capstone trains with the target's own train(), it resumes where
+it stopped, it writes its checkpoint, curve and sample, and an unfinished tree is told what
+is left.
 
 Everything here trains a tiny GPT on a few lines of local text, so it runs in seconds;
 the full recipe on the real corpus is measured by hand (see the README)."""
@@ -55,23 +56,28 @@ TINY_FLAGS = [
 ]
 
 
-def steps(run, data, val, until):
-    while run.iter < until:
-        lr, _ = run.step(data)
-        if run.due():
-            run.evaluate(data, val, lr)
-
-
-def test_the_run_steps_through_exactly_what_train_does():
+def test_the_run_is_one_call_of_the_targets_train(monkeypatch):
+    """The run's history and weights are those of a plain train() call on the same GPT:
+    the hooks it passes (optimizer, start_iter, on_eval, stop) change nothing."""
     m = gpt.target_modules()
     run = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
     data, val = gpt.encode_splits(run.tokenizer, TEXT, "cpu")
-    steps(run, data, val, TINY["max_iters"])
+    calls = []
+    train = m["train_gpt"].train
+    monkeypatch.setattr(
+        m["train_gpt"], "train", lambda *a, **kw: calls.append(kw) or train(*a, **kw)
+    )
+    seen = []
+    run.train(data, val, on_eval=lambda entry: seen.append((entry, run.iter, len(run.history))))
+    assert len(calls) == 1 and calls[0]["optimizer"] is run.optimizer
+    assert calls[0]["generator"] is run.generator and calls[0]["start_iter"] == 0
+    assert [(e["iter"], it, n) for e, it, n in seen] == [(4, 4, 1), (8, 8, 2)]
+    assert run.iter == TINY["max_iters"] and run.train_seconds > 0
 
     torch.manual_seed(TINY["seed"])
     config = m["gpt"].GPTConfig(vocab_size=len(run.chars), **{f: TINY[f] for f in gpt.MODEL_FIELDS})
     model = m["gpt"].GPT(config)
-    history = m["train_gpt"].train(
+    history = train(
         model,
         data,
         val,
@@ -82,25 +88,43 @@ def test_the_run_steps_through_exactly_what_train_does():
     )
     assert [r["iter"] for r in history] == [4, 8]
     assert run.history == history
-    for a, b in zip(run.model.parameters(), model.parameters()):
+    for a, b in zip(run.model.parameters(), model.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
-def test_resuming_from_a_checkpoint_continues_the_same_run(tmp_path):
+@pytest.mark.parametrize("stop_at", [4, 5])  # right after an evaluation, and between two
+def test_resuming_from_a_checkpoint_continues_the_same_run(tmp_path, stop_at):
     m = gpt.target_modules()
     whole = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
     data, val = gpt.encode_splits(whole.tokenizer, TEXT, "cpu")
-    steps(whole, data, val, 4)
-    whole.save(tmp_path / "ckpt.pt")
-    steps(whole, data, val, 8)
+    whole.train(data, val)
+
+    first = gpt.Run(m, dict(TINY), sorted(set(TEXT)), "test", "cpu")
+    asked = []
+    first.train(data, val, stop=lambda step: asked.append(step) or step == stop_at)
+    assert asked == list(range(1, stop_at + 1)) and first.iter == stop_at
+    first.save(tmp_path / "ckpt.pt")
 
     resumed = gpt.Run.load(m, tmp_path / "ckpt.pt", "cpu", None)
-    assert resumed.iter == 4 and len(resumed.history) == 1
-    steps(resumed, data, val, 8)
+    assert resumed.iter == stop_at and [r["iter"] for r in resumed.history] == [4]
+    resumed.train(data, val)
+    assert resumed.iter == TINY["max_iters"]
     assert resumed.history == whole.history
-    for a, b in zip(resumed.model.parameters(), whole.model.parameters()):
+    for a, b in zip(resumed.model.parameters(), whole.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert resumed.sample(30, 1.0, None) == whole.sample(30, 1.0, None)
+
+
+def test_a_train_without_the_run_keywords_is_told_what_to_add(monkeypatch, tmp_path):
+    mods = gpt.target_modules()
+
+    def old_train(model, train_data, val_data, *, max_iters, batch_size, block_size, progress=True):
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(mods["train_gpt"], "train", old_train)
+    args = argparse.Namespace(resume=False)
+    with pytest.raises(NotReady, match="takes no optimizer, start_iter, on_eval, stop"):
+        gpt._train(args, mods, "exercises", tmp_path, tmp_path / "ckpt.pt")
 
 
 def cli(*args, env=None):

@@ -152,16 +152,20 @@ def _train(
     eval_iters=20,
     generator=None,
     progress=True,
+    optimizer=None,
+    start_iter=0,
+    on_eval=None,
+    stop=None,
     clip=True,
     lr_shift=0,
     eval_first=False,
     show=None,
 ):
-    opt = model.configure_optimizers(weight_decay, learning_rate, (0.9, 0.99))
+    opt = optimizer or model.configure_optimizers(weight_decay, learning_rate, (0.9, 0.99))
     model.train()
     history = []
     show = progress if show is None else show
-    for it in tqdm(range(max_iters), disable=not show):
+    for it in tqdm(range(start_iter, max_iters), disable=not show):
         if eval_first and it % eval_interval == 0:
             losses = _tg.estimate_loss(
                 model,
@@ -201,6 +205,10 @@ def _train(
             history.append(
                 {"iter": it + 1, "train_loss": losses["train"], "val_loss": losses["val"], "lr": lr}
             )
+            if on_eval:
+                on_eval(history[-1])
+        if stop and stop(it + 1):
+            break
     return history
 
 

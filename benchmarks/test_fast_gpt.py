@@ -1,16 +1,20 @@
-"""The reference GPT's fast path (GPTConfig(fast=True): torch's fused attention, bf16
-autocast on CUDA, fused AdamW) computes what the plain path computes.
+"""The benchmarks' fast path for the reference GPT (benchmarks/fast_gpt.py: torch's fused
+attention, bf16 autocast on CUDA, fused AdamW) computes what the plain path computes.
 
-The benchmarks' "GPU best" rows run it, so it must be the same model: the same
+The benchmarks' "gpu-best" rows run it, so it must be the same model: the same
 parameters and names, the same logits and gradients in float32, the same trajectory under
 training, logits within bf16's reach on CUDA, and Sprint 5's own GPT tests passing with
-every GPT they build switched to it."""
+every GPT they build switched to it. The reference itself (and so the kata) knows nothing
+of it."""
 
+import ast
 import dataclasses
+import inspect
 
 import pytest
 import torch
 
+from benchmarks import fast_gpt
 from grader.checks import needs_cuda
 from solutions.sprint5 import gpt
 from solutions.sprint5.train_gpt import get_batch
@@ -23,7 +27,7 @@ def pair(device="cpu", **kw):
     torch.manual_seed(0)
     plain = gpt.GPT(gpt.GPTConfig(**SIZES, **kw)).to(device)
     torch.manual_seed(0)
-    fast = gpt.GPT(gpt.GPTConfig(**SIZES, **kw, fast=True)).to(device)
+    fast = fast_gpt.FastGPT(gpt.GPTConfig(**SIZES, **kw)).to(device)
     return plain, fast
 
 
@@ -39,8 +43,17 @@ def test_same_parameters_and_state_dict():
     assert list(plain.state_dict()) == list(fast.state_dict())
     for (name, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
         assert torch.equal(a, b), name
-    assert type(fast.transformer.h[0].attn).__name__ == "_FusedAttention"
+    assert type(fast.transformer.h[0].attn) is fast_gpt.FusedAttention
     assert type(plain.transformer.h[0].attn).__name__ == "MultiHeadAttention"
+
+
+def test_make_fast_turns_a_built_gpt_into_the_fast_one():
+    plain, fast = pair()
+    x, y = batch()
+    made = fast_gpt.make_fast(plain)
+    assert made is plain and type(made) is fast_gpt.FastGPT
+    assert all(type(b.attn) is fast_gpt.FusedAttention for b in made.transformer.h)
+    torch.testing.assert_close(made(x, y)[0], fast(x, y)[0], rtol=0, atol=0)
 
 
 def test_same_logits_loss_and_gradients_in_float32():
@@ -91,9 +104,22 @@ def test_dropout_still_acts_in_training_and_not_in_eval():
     assert torch.equal(fast(x)[0], fast(x)[0])
 
 
-def test_the_config_flag_defaults_off():
-    assert gpt.GPTConfig().fast is False
-    assert "fast" in {f.name for f in dataclasses.fields(gpt.GPTConfig)}
+def test_the_reference_knows_nothing_of_the_fast_path():
+    """GPTConfig has the syllabus's fields only, and the reference GPT no fast-path code."""
+    fields = [f.name for f in dataclasses.fields(gpt.GPTConfig)]
+    assert fields == ["block_size", "vocab_size", "n_layer", "n_head", "n_embd", "dropout", "bias"]
+    tree = ast.parse(inspect.getsource(gpt))
+    names = {
+        n.attr if isinstance(n, ast.Attribute) else getattr(n, "id", None) for n in ast.walk(tree)
+    }
+    assert not names & {"autocast", "scaled_dot_product_attention", "bfloat16"}
+    assert not [
+        k.arg
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        for k in n.keywords
+        if k.arg == "fused"
+    ]
 
 
 @needs_cuda
@@ -121,14 +147,18 @@ CALLS = []
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     gpt = sys.modules["solutions.sprint5.gpt"]  # the graded module, loaded by now
-    gpt._fast = lambda config: True  # every GPT the tests build takes the fast path
-    if not hasattr(gpt._FusedAttention, "counted"):
-        forward = gpt._FusedAttention.forward
+    from benchmarks import fast_gpt  # imported after it: FastGPT subclasses the graded GPT
+
+    assert fast_gpt.GPT is getattr(gpt, "PLAIN_GPT", gpt.GPT)
+    gpt.PLAIN_GPT = fast_gpt.GPT
+    gpt.GPT = fast_gpt.FastGPT  # every GPT the tests build takes the fast path
+    if not hasattr(fast_gpt.FusedAttention, "counted"):
+        forward = fast_gpt.FusedAttention.forward
         def counted(self, x):
             CALLS.append(1)
             return forward(self, x)
-        gpt._FusedAttention.forward = counted
-        gpt._FusedAttention.counted = True
+        fast_gpt.FusedAttention.forward = counted
+        fast_gpt.FusedAttention.counted = True
     yield
 
 

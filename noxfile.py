@@ -156,10 +156,11 @@ def lint(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: nox -s bench -- sprint4 [--target solutions] [--device cpu|cuda|all]."""
+    suites = sorted(p.stem.removeprefix("bench_") for p in (HERE / "benchmarks").glob("bench_*.py"))
     run_module(
         session,
         "benchmarks",
-        "usage: nox -s bench -- {sprint1,sprint3,sprint4,sprint5,all} "
+        f"usage: nox -s bench -- {{{','.join([*suites, 'all'])}}} "
         "[--target exercises|solutions] [--device cpu|cuda|all] [--threads N] [--sizes ...]",
     )
 
@@ -169,6 +170,15 @@ def stubs(session: nox.Session) -> None:
     """For maintainers: regenerate exercises/ from solutions/ (edited files are kept;
     --force overwrites every one of them: to undo one kata, use nox -s reset)."""
     run_module(session, "grader.stubs")
+
+
+@nox.session(venv_backend="none", default=False)
+def new(session: nox.Session) -> None:
+    """For maintainers: the skeletons of a new kata: nox -s new -- sprint6.micrograd.Value
+    (CONTRIBUTING.md says what to write in them)."""
+    run_module(
+        session, "grader.new", "usage: nox -s new -- sprintN.module.name", python=sys.executable
+    )
 
 
 @nox.session(venv_backend="none", default=False)

@@ -1,0 +1,93 @@
+"""torchvision's models and ops are deferred while Sprint 2 is graded (grader.deferred):
+importing torchvision then costs no torch._dynamo, and its transforms and MNIST behave
+exactly as they do when nothing is deferred."""
+
+import subprocess
+import sys
+
+import torch
+
+from grader.catalog import ROOT
+
+# Runs the reference's transforms and MNIST loader on fixed inputs and saves the results.
+SCENE = """
+import sys, torch, numpy as np
+from pathlib import Path
+if sys.argv[1] == "deferred":
+    from grader import deferred
+    deferred.install()
+import torchvision
+from PIL import Image
+from solutions.sprint2 import transforms as t
+from tests.sprint2 import mnist_files
+root = Path(sys.argv[2])
+image = Image.fromarray((np.arange(784).reshape(28, 28) * 7 % 256).astype("uint8"))
+torch.manual_seed(3)
+out = {"eval": t.eval_transform()(image), "train": t.train_transform(25.0)(image)}
+mnist_files.write_mnist(root / sys.argv[1])
+data = t.load_mnist(root / sys.argv[1], train=True, transform=t.eval_transform())
+out["mnist"] = torch.stack([data[i][0] for i in range(len(data))])
+out["labels"] = torch.tensor([data[i][1] for i in range(len(data))])
+out["dynamo"] = torch.tensor("torch._dynamo" in sys.modules)
+torch.save(out, root / f"{sys.argv[1]}.pt")
+"""
+
+
+def scene(kind: str, tmp_path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", SCENE, kind, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return torch.load(tmp_path / f"{kind}.pt")
+
+
+def test_transforms_and_mnist_behave_the_same_deferred_or_not(tmp_path):
+    deferred, plain = scene("deferred", tmp_path), scene("plain", tmp_path)
+    for key in ("eval", "train", "mnist", "labels"):
+        assert torch.equal(deferred[key], plain[key]), key
+    assert not deferred["dynamo"], "importing torchvision deferred must not load torch._dynamo"
+    assert plain["dynamo"], "without deferring, torchvision loads torch._dynamo (else: drop this)"
+
+
+def test_deferred_modules_load_on_first_use():
+    code = (
+        "import sys\n"
+        "from grader import deferred\n"
+        "deferred.install()\n"
+        "import torchvision\n"
+        "assert 'torch._dynamo' not in sys.modules\n"
+        "assert callable(torchvision.ops.nms)\n"
+        "from torchvision.models import resnet18\n"
+        "from torchvision.ops import StochasticDepth\n"
+        "print(type(resnet18()).__name__, StochasticDepth.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["ResNet", "StochasticDepth"]
+
+
+def test_grading_sprint2_imports_no_dynamo():
+    code = (
+        "import sys, pytest\n"
+        "rc = pytest.main(['tests/sprint2', '-p', 'no:terminal', '-p', 'no:randomly'])\n"
+        "assert rc == 0, rc\n"
+        "assert 'torch._dynamo' not in sys.modules, 'pulled in torch._dynamo'\n"
+        "ops = sys.modules['torchvision.ops']\n"
+        "assert '_deferred_loader' in vars(ops), 'torchvision.ops was run'\n"
+    )
+    env = {"KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

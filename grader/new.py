@@ -24,7 +24,7 @@ import re
 import sys
 from pathlib import Path
 
-from grader import catalog, stubs, syllabus
+from grader import catalog, layout, stubs, syllabus
 from grader.catalog import ROOT
 
 ID = re.compile(r"^(sprint\d+)\.([a-z_][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -171,7 +171,7 @@ def new(kata: str) -> list[str]:
     )
     done.append(
         add(
-            ROOT / catalog.test_path(module_id),
+            ROOT / layout.harness_file("test", module_id),
             test_class(module_id, name),
             f'"""Grades {module_id}: TODO, against what oracle."""\n\n'
             "from grader import kata, target_module\n"
@@ -181,7 +181,7 @@ def new(kata: str) -> list[str]:
     )
     done.append(
         add(
-            ROOT / "tests" / sprint / f"variants_{module}.py",
+            ROOT / layout.harness_file("variants", module_id),
             variants(name),
             f'"""Known mistakes and correct alternatives of {module_id}."""\n\n'
             "from grader.variants import alternative, mistake\n",
@@ -189,7 +189,7 @@ def new(kata: str) -> list[str]:
     )
     done.append(
         add(
-            catalog.info_path(sprint),
+            layout.manifest_file(sprint),
             toml_entry(module, name),
             SPRINT_TOML.format(sprint=sprint),
         )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import watchfiles
 
-from grader import catalog, cli, forkserver, report, runner, target
+from grader import catalog, cli, forkserver, layout, report, runner, target
 from grader.catalog import ROOT
 
 USAGE = (
@@ -154,12 +154,7 @@ def affected(changed: set[str], tree: Path, selected: set[str]) -> set[str]:
 
 def harness_module(path: Path) -> str | None:
     """tests/sprint4/test_attention.py or variants_attention.py → "sprint4.attention"."""
-    if not catalog.SPRINT_RE.match(path.parent.name):
-        return None
-    for prefix in ("test_", "variants_"):
-        if path.stem.startswith(prefix):
-            return f"{path.parent.name}.{path.stem[len(prefix) :]}"
-    return None
+    return layout.module_of(path)
 
 
 @dataclasses.dataclass

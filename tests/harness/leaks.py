@@ -14,7 +14,7 @@ import ast
 import re
 from functools import cache
 
-from grader import catalog
+from grader import catalog, layout
 from grader.catalog import ROOT
 
 MIN_LENGTH = 8  # characters without spaces: `x.sum(-1)` is code, `C // nh` is a shape
@@ -55,7 +55,7 @@ def _expressions(node: ast.AST) -> set[str]:
 
 def _alternatives(sprint: str, module: str, name: str) -> list[ast.AST]:
     """The correct alternatives written for the kata: they are answers too."""
-    path = ROOT / "tests" / sprint / f"variants_{module}.py"
+    path = ROOT / layout.harness_file("variants", f"{sprint}.{module}")
     if not path.exists():
         return []
     found = []

@@ -10,7 +10,6 @@ from torch import Tensor
 from grader import kata, target_module
 from grader.checks import (
     Snapshot,
-    call_text,
     check_close,
     check_rng_untouched,
     check_tensor,
@@ -19,6 +18,7 @@ from grader.checks import (
     likely_mistake,
     rng_state,
 )
+from tests.kata_helpers import kata_call
 
 first_network = target_module("sprint1.first_network")
 
@@ -80,7 +80,7 @@ def _init_where(n_in, n_hidden, n_out, seed) -> str:
     kwargs = {}
     if seed is not None:
         kwargs["generator"] = Shown(f"torch.Generator().manual_seed({seed})")
-    return call_text("sprint1.first_network.init_params", (n_in, n_hidden, n_out), kwargs)
+    return kata_call(n_in, n_hidden, n_out, **kwargs)
 
 
 def _std_mistake(std: float, fan_in: int, fan_out: int) -> str:
@@ -244,7 +244,7 @@ class TestInitParams:
 
 
 def _forward_where(x, params) -> str:
-    return call_text("sprint1.first_network.forward", (), {"x": x, "params": _params_text(params)})
+    return kata_call(x=x, params=_params_text(params))
 
 
 def _forward_slips(x: Tensor, p: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
@@ -320,7 +320,7 @@ class TestForward:
 
 
 def _count_where(params) -> str:
-    return call_text("sprint1.first_network.count_params", (_params_text(params),))
+    return kata_call(_params_text(params))
 
 
 def _check_count(got, want: int, where: str, mistake: str = "") -> None:
@@ -376,7 +376,7 @@ def _with_grads(params: dict[str, Tensor], seed: int) -> dict[str, Tensor]:
 
 
 def _sgd_where(params, lr) -> str:
-    return call_text("sprint1.first_network.sgd_step", (_params_text(params), lr))
+    return kata_call(_params_text(params), lr)
 
 
 def _sgd(params: dict[str, Tensor], lr: float, where: str):
@@ -512,7 +512,7 @@ def _default_run(train_xor):
 
 
 def _train_where(**kwargs) -> str:
-    return call_text("sprint1.first_network.train_xor", (), kwargs)
+    return kata_call(**kwargs)
 
 
 def _check_run(result, where: str, steps: int) -> tuple[dict, list]:

@@ -14,15 +14,14 @@ from torch import Tensor
 from grader import kata, target_module
 from grader.checks import (
     Snapshot,
-    call_text,
     check_close,
     check_tensor,
     fail,
     likely_mistake,
 )
+from tests.kata_helpers import kata_call
 
 functional = target_module("sprint3.functional")
-ID = "sprint3.functional."
 EPS32 = torch.finfo(torch.float32).eps  # 1.19e-7: float32's relative spacing
 
 # Bounded outputs (sigmoid, tanh, softmax) near 0 are compared absolutely: float32 routes
@@ -174,7 +173,7 @@ class _Elementwise:
         raise NotImplementedError  # the oracle, set by each subclass
 
     def where(self, x) -> str:
-        return call_text(ID + self.name, (x,), self.kwargs)
+        return kata_call(x, **self.kwargs)
 
     def slips(self, x64: Tensor) -> list[tuple[str, Tensor]]:
         return []
@@ -395,7 +394,7 @@ class TestGelu(_Elementwise):
         super().test_values()
         if self.approximate == "none":  # and approximate defaults to "none"
             x = seeded(4, 5, scale=2.0, seed=5)
-            where = call_text(ID + "gelu", (x,))
+            where = kata_call(x)
             got = functional.gelu(x)
             check_close(
                 got,
@@ -480,7 +479,7 @@ class TestSoftmax:
     @pytest.mark.parametrize(("shape", "dim"), SHAPES_DIMS)
     def test_values(self, shape, dim):
         x = seeded(*shape, scale=3.0, seed=10)
-        where = call_text(ID + "softmax", (x,), {"dim": dim})
+        where = kata_call(x, dim=dim)
         got = call(lambda: functional.softmax(x, dim=dim), where)
         x64 = x.double()
         check_close(
@@ -499,13 +498,13 @@ class TestSoftmax:
         check_close(
             got,
             torch.softmax(x.double(), -1).float(),
-            call_text(ID + "softmax", (x,)),
+            kata_call(x),
             **prob_tol(x),
         )
 
     def test_finite_and_right_up_to_1000(self):
         x = big_rows()
-        where = call_text(ID + "softmax", (x,), {"dim": -1}) + f" with rows {x.tolist()}"
+        where = kata_call(x, dim=-1) + f" with rows {x.tolist()}"
         got = functional.softmax(x, dim=-1)
         check_finite(
             got,
@@ -525,25 +524,25 @@ class TestSoftmax:
 
     def test_one_entry_along_dim(self):
         x = seeded(3, 1, scale=5.0, seed=12)
-        where = call_text(ID + "softmax", (x,), {"dim": -1})
+        where = kata_call(x, dim=-1)
         check_close(functional.softmax(x, dim=-1), torch.ones(3, 1), where, **prob_tol(x))
 
     def test_float64_stays_float64(self):
         x = seeded(3, 5, scale=4.0, dtype=torch.float64, seed=13)
-        where = call_text(ID + "softmax", (x,), {"dim": 1})
+        where = kata_call(x, dim=1)
         check_close(functional.softmax(x, dim=1), torch.softmax(x, 1), where, rtol=1e-7, atol=1e-12)
 
     @pytest.mark.parametrize("dim", [-1, 0])
     def test_gradient(self, dim):
         x = seeded(3, 4, scale=2.0, dtype=torch.float64, seed=14)
-        where = call_text(ID + "softmax", (x,), {"dim": dim})
+        where = kata_call(x, dim=dim)
         check_grad(
             lambda t: functional.softmax(t, dim=dim), lambda t: torch.softmax(t, dim), x, where
         )
 
     def test_input_unchanged(self):
         x = seeded(3, 4, scale=3.0, seed=15)
-        check_unchanged(lambda: functional.softmax(x, dim=-1), call_text(ID + "softmax", (x,)), x=x)
+        check_unchanged(lambda: functional.softmax(x, dim=-1), kata_call(x), x=x)
 
 
 def _log_softmax_slips(x64: Tensor, dim: int) -> list[tuple[str, Tensor]]:
@@ -569,7 +568,7 @@ class TestLogSoftmax:
     @pytest.mark.parametrize(("shape", "dim"), SHAPES_DIMS)
     def test_values(self, shape, dim):
         x = seeded(*shape, scale=3.0, seed=20)
-        where = call_text(ID + "log_softmax", (x,), {"dim": dim})
+        where = kata_call(x, dim=dim)
         got = call(lambda: functional.log_softmax(x, dim=dim), where)
         x64 = x.double()
         check_close(
@@ -586,13 +585,13 @@ class TestLogSoftmax:
         check_close(
             functional.log_softmax(x),
             torch.log_softmax(x.double(), -1).float(),
-            call_text(ID + "log_softmax", (x,)),
+            kata_call(x),
             **log_tol(x),
         )
 
     def test_finite_and_right_up_to_1000(self):
         x = big_rows()
-        where = call_text(ID + "log_softmax", (x,), {"dim": -1}) + f" with rows {x.tolist()}"
+        where = kata_call(x, dim=-1) + f" with rows {x.tolist()}"
         got = functional.log_softmax(x, dim=-1)
         check_finite(
             got,
@@ -612,7 +611,7 @@ class TestLogSoftmax:
 
     def test_float64_stays_float64(self):
         x = seeded(3, 5, scale=4.0, dtype=torch.float64, seed=23)
-        where = call_text(ID + "log_softmax", (x,), {"dim": 1})
+        where = kata_call(x, dim=1)
         check_close(
             functional.log_softmax(x, dim=1), torch.log_softmax(x, 1), where, rtol=1e-7, atol=1e-10
         )
@@ -620,7 +619,7 @@ class TestLogSoftmax:
     @pytest.mark.parametrize("dim", [-1, 0])
     def test_gradient(self, dim):
         x = seeded(3, 4, scale=2.0, dtype=torch.float64, seed=24)
-        where = call_text(ID + "log_softmax", (x,), {"dim": dim})
+        where = kata_call(x, dim=dim)
         check_grad(
             lambda t: functional.log_softmax(t, dim=dim),
             lambda t: torch.log_softmax(t, dim),
@@ -630,9 +629,7 @@ class TestLogSoftmax:
 
     def test_input_unchanged(self):
         x = seeded(3, 4, scale=3.0, seed=25)
-        check_unchanged(
-            lambda: functional.log_softmax(x, dim=-1), call_text(ID + "log_softmax", (x,)), x=x
-        )
+        check_unchanged(lambda: functional.log_softmax(x, dim=-1), kata_call(x), x=x)
 
 
 # --- cross_entropy -----------------------------------------------------------------------
@@ -654,7 +651,7 @@ def _targets(n: int, c: int, seed: int) -> Tensor:
 
 def _ce_where(logits, targets, ignore_index=None, extra="") -> str:
     kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
-    return call_text(ID + "cross_entropy", (logits, targets), kwargs) + extra
+    return kata_call(logits, targets, **kwargs) + extra
 
 
 def _ce_slips(logits: Tensor, targets: Tensor, ignore_index: int) -> list[tuple[str, Tensor]]:
@@ -806,7 +803,7 @@ class TestMseLoss:
     @pytest.mark.parametrize("shape", [(5,), (4, 3), (2, 3, 4), ()])
     def test_values(self, shape):
         pred, target = seeded(*shape, seed=40), seeded(*shape, seed=41)
-        where = call_text(ID + "mse_loss", (pred, target))
+        where = kata_call(pred, target)
         got = functional.mse_loss(pred, target)
         check_tensor(
             got,
@@ -826,13 +823,13 @@ class TestMseLoss:
     def test_float64_stays_float64(self):
         pred = seeded(6, 2, dtype=torch.float64, seed=42)
         target = seeded(6, 2, dtype=torch.float64, seed=43)
-        where = call_text(ID + "mse_loss", (pred, target))
+        where = kata_call(pred, target)
         check_close(functional.mse_loss(pred, target), F.mse_loss(pred, target), where)
 
     def test_gradient(self):
         pred = seeded(4, 3, dtype=torch.float64, seed=44)
         target = seeded(4, 3, dtype=torch.float64, seed=45)
-        where = call_text(ID + "mse_loss", (pred, target)) + ", then backward()"
+        where = kata_call(pred, target) + ", then backward()"
         p, t = pred.clone().requires_grad_(True), target.clone().requires_grad_(True)
         got = functional.mse_loss(p, t)
         check_graph(got, where)
@@ -846,7 +843,7 @@ class TestMseLoss:
         pred, target = seeded(4, 3, seed=46), seeded(4, 3, seed=47)
         check_unchanged(
             lambda: functional.mse_loss(pred, target),
-            call_text(ID + "mse_loss", (pred, target)),
+            kata_call(pred, target),
             pred=pred,
             target=target,
         )

@@ -10,16 +10,15 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_tensor,
     describe,
     fail,
     likely_mistake,
 )
+from tests.kata_helpers import kata_call
 
 modules = target_module("sprint3.modules")
-ID = "sprint3.modules."
 
 # float32 layers of ≤ 16 inputs against float64: ~1e-7 relative a layer.
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -36,7 +35,7 @@ def make_mlp(in_features, hidden, out_features, seed=0):
 
 
 def mlp_where(in_features, hidden, out_features, x=None) -> str:
-    where = call_text(ID + "MLP", (in_features, hidden, out_features))
+    where = kata_call(in_features, hidden, out_features)
     return where if x is None else f"{where}(x {describe(x)})"
 
 
@@ -226,7 +225,7 @@ def _count_per_module(model: nn.Module) -> int:
 
 
 def _count(model: nn.Module, text: str, want: int, slips: dict) -> None:
-    where = call_text(ID + "count_trainable", (Shown(text),))
+    where = kata_call(Shown(text))
     got = modules.count_trainable(model)
     if isinstance(got, Tensor):
         fail(

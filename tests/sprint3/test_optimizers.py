@@ -18,11 +18,11 @@ import torch
 from torch import Tensor
 
 from grader import kata, target_module
-from grader.checks import Shown, call_text, check_close, describe, fail
+from grader.checks import Shown, check_close, describe, fail
+from tests.kata_helpers import kata_call
 from tests.sprint3.optim_oracle import TorchAdamW, TorchSGD
 
 optimizers = target_module("sprint3.optimizers")
-ID = "sprint3.optimizers."
 
 _SGD_CODE = (
     "torch.optim.sgd.sgd",
@@ -92,7 +92,7 @@ class Case:
             params = Shown("[" + ", ".join(parts) + "]")
         else:
             params = Shown("[W (3, 4), b (4,), s (4,)]")
-        text = call_text(ID + self.cls_name, (params,), self.kwargs)
+        text = kata_call(params, **self.kwargs)
         return text + f" on {str(self.dtype).removeprefix('torch.')} parameters{self.extra}"
 
 
@@ -123,14 +123,14 @@ def set_grads(params: list[Tensor], k: int, case: Case) -> Tensor:
     return flat
 
 
-def run(case: Case, make) -> tuple[Tensor, object]:
+def run(case: Case, make, where: str) -> tuple[Tensor, object]:
     """The flat parameters before step 1, after step 1, …, after the last: (steps + 1, 20)."""
     params = params_from(START.to(case.dtype))
     opt = make(param_groups(params, case))
     scheduler = None
     if case.decay is not None:
         scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: case.decay**k)
-    history, where = [], case.where()
+    history = []
     for k in range(case.steps):
         history.append(set_grads(params, k, case))
         _step(opt, where)
@@ -187,7 +187,7 @@ def _step(opt, where: str) -> None:
 
 def run_mine(case: Case):
     where = case.where()
-    return run(case, lambda groups: construct(case.cls_name, groups, case.kwargs, where))
+    return run(case, lambda groups: construct(case.cls_name, groups, case.kwargs, where), where)
 
 
 def run_torch(case: Case, classes=None) -> Tensor:
@@ -195,7 +195,8 @@ def run_torch(case: Case, classes=None) -> Tensor:
     op for op (tests/sprint3/optim_oracle.py), which spares grading the ~3 s that
     torch.optim's own step costs on first use; the project's suite checks the two agree."""
     classes = classes or {"SGD": TorchSGD, "AdamW": TorchAdamW}
-    return run(case, lambda groups: classes[case.cls_name](groups, **case.kwargs))[0]
+    make = classes[case.cls_name]
+    return run(case, lambda groups: make(groups, **case.kwargs), f"torch.optim.{case.cls_name}")[0]
 
 
 def compare(got: Tensor, want: Tensor, case: Case, hint) -> None:
@@ -351,7 +352,7 @@ def sgd_no_grad_hint(k: int) -> str:
 class TestSGD:
     def test_one_plain_step(self):
         params = params_from(START)
-        where = call_text(ID + "SGD", (Shown("[W (3, 4), b (4,), s (4,)]"),), {"lr": 0.1})
+        where = kata_call(Shown("[W (3, 4), b (4,), s (4,)]"), lr=0.1)
         opt = construct("SGD", params, {"lr": 0.1}, where)
         flat = set_grads(params, 0, Case("SGD", {}, 1))
         _step(opt, where)
@@ -445,7 +446,7 @@ class TestAdamW:
         lr, wd, eps = 0.01, 0.1, 1e-8
         params = params_from(START)
         kwargs = {"lr": lr, "weight_decay": wd}
-        where = call_text(ID + "AdamW", (Shown("[W (3, 4), b (4,), s (4,)]"),), kwargs)
+        where = kata_call(Shown("[W (3, 4), b (4,), s (4,)]"), **kwargs)
         opt = construct("AdamW", params, kwargs, where)
         flat = set_grads(params, 0, Case("AdamW", {}, 1))
         _step(opt, where)

@@ -19,15 +19,14 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_tensor,
     describe,
     fail,
 )
+from tests.kata_helpers import kata_call
 
 training = target_module("sprint3.training")
-ID = "sprint3.training."
 
 # float32 models against float64 replays of a few small steps: ~1e-7 relative a step.
 LOSS_TOL = {"rtol": 1e-5, "atol": 1e-6}
@@ -174,7 +173,7 @@ def check_params(model: nn.Module, want: nn.Module, where: str, mistake: str = "
 
 def _step_where(model, batch_text: str, lr: float) -> str:
     args = (model_text(model), Shown(batch_text), Shown("nn.CrossEntropyLoss()"))
-    return call_text(ID + "train_step", args, {"optimizer": Shown(f"SGD(lr={lr})")})
+    return kata_call(*args, optimizer=Shown(f"SGD(lr={lr})"))
 
 
 @kata(
@@ -301,7 +300,7 @@ def check_eval_result(got, want: dict, where: str, slips: dict | None = None) ->
 
 
 def _eval_where(model, loader: Shown) -> str:
-    return call_text(ID + "evaluate", (model_text(model), loader, Shown("nn.CrossEntropyLoss()")))
+    return kata_call(model_text(model), loader, Shown("nn.CrossEntropyLoss()"))
 
 
 @kata(
@@ -417,7 +416,7 @@ def _fit_where(model, epochs, **kwargs) -> str:
         Shown("nn.CrossEntropyLoss()"),
         Shown("SGD(lr=0.2)"),
     )
-    return call_text(ID + "fit", args, {"epochs": epochs, **kwargs})
+    return kata_call(*args, epochs=epochs, **kwargs)
 
 
 def _fit(model, epochs=3, **kwargs):
@@ -673,7 +672,7 @@ def _before(params) -> list:
 
 
 def _clip_where(params, max_norm) -> str:
-    return call_text(ID + "clip_grad_norm", (params_text(params), max_norm))
+    return kata_call(params_text(params), max_norm)
 
 
 @kata(
@@ -719,14 +718,14 @@ class TestClipGradNorm:
         params = list(model.parameters())
         want_norm, want_grads = torch_clip(params, 0.5)
         before = _before(params)
-        where = call_text(ID + "clip_grad_norm", (Shown("model.parameters()"), 0.5))
+        where = kata_call(Shown("model.parameters()"), 0.5)
         got = training.clip_grad_norm(model.parameters(), 0.5)
         check_clip(params, 0.5, where, got, want_norm, want_grads, before)
 
     def test_one_tensor(self):
         (p,) = make_params([4.0], seed=34)
         want_norm, want_grads = torch_clip([p], 1.0)
-        where = call_text(ID + "clip_grad_norm", (p, 1.0)) + " (one tensor, not a list)"
+        where = kata_call(p, 1.0) + " (one tensor, not a list)"
         before = _before([p])
         got = training.clip_grad_norm(p, 1.0)
         check_clip([p], 1.0, where, got, want_norm, want_grads, before)
@@ -808,7 +807,7 @@ CASES = {  # warmup_steps, max_steps, max_lr, min_lr
 
 
 def _lr_where(step, warmup, max_steps, max_lr, min_lr) -> str:
-    return call_text(ID + "cosine_lr", (step, warmup, max_steps, max_lr, min_lr))
+    return kata_call(step, warmup, max_steps, max_lr, min_lr)
 
 
 def _check_lr(step, warmup, max_steps, max_lr, min_lr, why: str = "") -> None:

@@ -17,7 +17,6 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_constants_are_buffers,
     check_global_rngs,
@@ -32,9 +31,9 @@ from grader.checks import (
     needs_cuda,
     plain_tensors,
 )
+from tests.kata_helpers import kata_call
 
 attention = target_module("sprint4.attention")
-ID = "sprint4.attention."
 
 # float32 attention over ≤ 32 channels against float64: ~1e-6 relative; 10x margin.
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -144,7 +143,7 @@ def run(model: nn.Module, x: Tensor, where: str) -> Tensor:
 class TestCausalMask:
     @pytest.mark.parametrize("T", [5, 8, 2, 1])
     def test_values(self, T):
-        where = call_text(ID + "causal_mask", (T,))
+        where = kata_call(T)
         got = attention.causal_mask(T)
         want = torch.ones(T, T, dtype=torch.bool).tril()
         check_tensor(got, where, shape=(T, T))
@@ -168,7 +167,7 @@ class TestCausalMask:
 
     def test_device(self):
         # the meta device would prove more, but its first use costs ~3 s here
-        where = call_text(ID + "causal_mask", (4,), {"device": "cpu"})
+        where = kata_call(4, device="cpu")
         got = attention.causal_mask(4, device="cpu")
         check_tensor(got, where, shape=(4, 4), dtype=torch.bool)
         check_close(got, torch.ones(4, 4, dtype=torch.bool).tril(), where)
@@ -182,7 +181,7 @@ class TestCausalMask:
 
     @needs_cuda
     def test_device_cuda(self):
-        where = call_text(ID + "causal_mask", (4,), {"device": "cuda"})
+        where = kata_call(4, device="cuda")
         got = attention.causal_mask(4, device=torch.device("cuda"))
         check_tensor(got, where, shape=(4, 4), dtype=torch.bool)
         if got.device.type != "cuda":
@@ -196,7 +195,7 @@ class TestCausalMask:
     def test_rng_untouched(self):
         before = global_rngs()
         attention.causal_mask(6)
-        check_global_rngs(before, call_text(ID + "causal_mask", (6,)))
+        check_global_rngs(before, kata_call(6))
 
 
 # --- scaled_dot_product_attention --------------------------------------------------------
@@ -211,7 +210,7 @@ SDPA = (
 
 def check_sdpa(q, k, v, mask=None, extra=""):
     args = (q, k, v) if mask is None else (q, k, v, mask)
-    where = call_text(ID + "scaled_dot_product_attention", args) + extra
+    where = kata_call(*args) + extra
     want = sdpa64(q, k, v, mask).to(q.dtype)
     slips = sdpa_slips(q, k, v, mask)
     snap = Snapshot(q=q, k=k, v=v) if mask is None else Snapshot(q=q, k=k, v=v, mask=mask)
@@ -276,7 +275,7 @@ class TestScaledDotProductAttention:
 
     def test_float64(self):
         q, k, v = (seeded(2, 4, 3, seed=s, dtype=torch.float64) for s in (21, 22, 23))
-        where = call_text(ID + "scaled_dot_product_attention", (q, k, v))
+        where = kata_call(q, k, v)
         got = attention.scaled_dot_product_attention(q, k, v)
         check_close(got, sdpa64(q, k, v), where, rtol=1e-10, atol=1e-12)
 
@@ -284,9 +283,7 @@ class TestScaledDotProductAttention:
         q, k, v = (seeded(2, 4, 3, seed=s, dtype=torch.float64) for s in (24, 25, 26))
         mask = random_mask(4, 4, seed=27)
         leaves = [t.clone().requires_grad_() for t in (q, k, v)]
-        where = (
-            call_text(ID + "scaled_dot_product_attention", (*leaves, mask)) + ".sum().backward()"
-        )
+        where = kata_call(*leaves, mask) + ".sum().backward()"
         r = seeded(2, 4, 3, seed=28, dtype=torch.float64)
         got = call(lambda: attention.scaled_dot_product_attention(*leaves, mask), where)
         if not isinstance(got, Tensor) or not got.requires_grad:
@@ -301,7 +298,7 @@ class TestScaledDotProductAttention:
         q, k, v = (seeded(2, 4, 3, seed=s) for s in (29, 30, 31))
         before = global_rngs()
         attention.scaled_dot_product_attention(q, k, v)
-        check_global_rngs(before, call_text(ID + "scaled_dot_product_attention", (q, k, v)))
+        check_global_rngs(before, kata_call(q, k, v))
 
 
 # --- the modules --------------------------------------------------------------------------
@@ -497,7 +494,7 @@ def make_head(n_embd=16, head_size=8, block_size=8, dropout=0.0):
 )
 class TestAttentionHead:
     def where(self, x=None, dropout=0.0):
-        w = call_text(ID + "AttentionHead", (16, 8, 8), {"dropout": dropout} if dropout else {})
+        w = kata_call(16, 8, 8, **({"dropout": dropout} if dropout else {}))
         return w if x is None else f"{w}(x {describe(x)})"
 
     def test_layers(self):
@@ -635,7 +632,7 @@ class TestMultiHeadAttention:
             kwargs["dropout"] = dropout
         if not bias:
             kwargs["bias"] = False
-        w = call_text(ID + "MultiHeadAttention", (16, n_head, 8), kwargs)
+        w = kata_call(16, n_head, 8, **kwargs)
         return w if x is None else f"{w}(x {describe(x)})"
 
     @pytest.mark.parametrize("bias", [True, False])
@@ -697,7 +694,7 @@ class TestMultiHeadAttention:
         expect_raises(
             ValueError,
             build,
-            call_text(ID + "MultiHeadAttention", (16, 5, 8)),
+            kata_call(16, 5, 8),
             "16 channels do not split into 5 heads of equal size",
             "no check in __init__ that n_head divides n_embd (or one made with assert, which "
             "raises AssertionError)",

@@ -17,7 +17,6 @@ from torch import Tensor, nn
 from grader import kata, target_module
 from grader.checks import (
     Snapshot,
-    call_text,
     check_close,
     check_constants_are_buffers,
     check_global_rngs,
@@ -28,10 +27,10 @@ from grader.checks import (
     likely_mistake,
     needs_cuda,
 )
+from tests.kata_helpers import kata_call
 from tests.sprint4.test_attention import EVAL_DROPOUT, check_follows_device, check_follows_double
 
 layers = target_module("sprint4.layers")
-ID = "sprint4.layers."
 
 # float32 layers of ≤ 64 inputs against float64: ~1e-6 relative; 10x margin.
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -169,7 +168,7 @@ def position_slips(T: int, d: int) -> list[tuple[str, Tensor]]:
 class TestSinusoidalPositions:
     @pytest.mark.parametrize(("T", "d"), [(8, 16), (5, 6), (1, 4), (6, 7), (3, 2)])
     def test_values(self, T, d):
-        where = call_text(ID + "sinusoidal_positions", (T, d))
+        where = kata_call(T, d)
         got = layers.sinusoidal_positions(T, d)
         check_tensor(got, where, shape=(T, d), dtype=torch.float32)
         check_close(
@@ -183,7 +182,7 @@ class TestSinusoidalPositions:
 
     def test_far_positions(self):
         # p up to 511: the low frequencies must still be right
-        where = call_text(ID + "sinusoidal_positions", (512, 8))
+        where = kata_call(512, 8)
         got = layers.sinusoidal_positions(512, 8)
         check_tensor(got, where, shape=(512, 8), dtype=torch.float32)
         check_close(got, positions64(512, 8).float(), where, rtol=1e-4, atol=1e-4)
@@ -191,7 +190,7 @@ class TestSinusoidalPositions:
     def test_rng_untouched(self):
         before = global_rngs()
         layers.sinusoidal_positions(4, 6)
-        check_global_rngs(before, call_text(ID + "sinusoidal_positions", (4, 6)))
+        check_global_rngs(before, kata_call(4, 6))
 
 
 # --- LayerNorm ----------------------------------------------------------------------------
@@ -252,7 +251,7 @@ class TestLayerNorm:
             kwargs["eps"] = eps
         if not bias:
             kwargs["bias"] = False
-        w = call_text(ID + "LayerNorm", (n,), kwargs)
+        w = kata_call(n, **kwargs)
         return w if x is None else f"{w}(x {describe(x)})"
 
     def check(self, n, x, eps=1e-5, bias=True, seed=1):
@@ -389,7 +388,7 @@ class TestFeedForward:
             kwargs["dropout"] = dropout
         if not bias:
             kwargs["bias"] = False
-        w = call_text(ID + "FeedForward", (8,), kwargs)
+        w = kata_call(8, **kwargs)
         return w if x is None else f"{w}(x {describe(x)})"
 
     @pytest.mark.parametrize("bias", [True, False])
@@ -493,7 +492,7 @@ class TestBlock:
             kwargs["dropout"] = dropout
         if not bias:
             kwargs["bias"] = False
-        w = call_text(ID + "Block", (16, 4, 8), kwargs)
+        w = kata_call(16, 4, 8, **kwargs)
         return w if x is None else f"{w}(x {describe(x)})"
 
     @pytest.mark.parametrize("bias", [True, False])

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 from grader import kata, target_module
 from grader.checks import (
     Shown,
-    call_text,
     check_close,
     check_constants_are_buffers,
     check_global_rngs,
@@ -37,9 +36,9 @@ from grader.checks import (
     needs_cuda,
     plain_tensors,
 )
+from tests.kata_helpers import kata_call
 
 gpt = target_module("sprint5.gpt")
-ID = "sprint5.gpt."
 
 # float32 forward of ≤ 2 blocks, C 32, recomputed from the same modules in float32 with
 # another route for the head and ln_f: ~1e-6 relative; 10x margin.
@@ -87,7 +86,7 @@ def tokens(B, T, vocab=24, seed=0) -> Tensor:
 
 
 def where_model(kw=None) -> str:
-    return call_text(ID + "GPT", ("GPTConfig",), kw or SMALL)
+    return kata_call("GPTConfig", **(kw or SMALL))
 
 
 def forward_oracle(model, idx: Tensor) -> Tensor:
@@ -119,7 +118,7 @@ DEFAULTS = {
 class TestGPTConfig:
     def test_defaults(self):
         cfg = gpt.GPTConfig()
-        where = call_text(ID + "GPTConfig")
+        where = kata_call()
         if not dataclasses.is_dataclass(cfg):
             fail(
                 where,
@@ -135,7 +134,7 @@ class TestGPTConfig:
         cfg = gpt.GPTConfig(block_size=16, vocab_size=50, n_layer=2, n_head=2, n_embd=32)
         got = (cfg.block_size, cfg.vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.bias)
         if got != (16, 50, 2, 2, 32, True):
-            fail(call_text(ID + "GPTConfig", (), {"block_size": 16}), f"fields are {got}")
+            fail(kata_call(block_size=16), f"fields are {got}")
 
     def test_n_embd_not_divisible(self):
         def build():
@@ -145,7 +144,7 @@ class TestGPTConfig:
         expect_raises(
             ValueError,
             build,
-            call_text(ID + "GPTConfig", (), {"n_head": 5, "n_embd": 32}),
+            kata_call(n_head=5, n_embd=32),
             "32 channels do not split into 5 heads of equal size",
             "no check in __post_init__ that n_head divides n_embd (or one made with assert, "
             "which raises AssertionError)",
@@ -402,7 +401,7 @@ class TestGPT:
         model = make_model(seed=11)
         idx = tokens(2, T, seed=12)
         kw = {"temperature": temperature, "top_k": top_k}
-        where = call_text(ID + "GPT.generate", (idx, 6), {**kw, "generator": "seed 5"})
+        where = kata_call.then(".generate")(idx, 6, **kw, generator="seed 5")
         got = self.generate(model, where, idx, 6, **kw, generator=torch.Generator().manual_seed(5))
         check_tensor(got, where, shape=(2, T + 6), dtype=torch.int64)
         want = self.oracle_generate(model, idx, 6, temperature, top_k, seed=5)
@@ -424,7 +423,7 @@ class TestGPT:
         # idx longer than block_size: each step must feed the last 8 tokens
         model = make_model(seed=13)
         idx = tokens(2, 11, seed=14)
-        where = call_text(ID + "GPT.generate", (idx, 5), {"top_k": 1})
+        where = kata_call.then(".generate")(idx, 5, top_k=1)
         got = self.generate(
             model, where, idx, 5, top_k=1, generator=torch.Generator().manual_seed(0)
         )
@@ -448,7 +447,7 @@ class TestGPT:
         hook = model.lm_head.register_forward_hook(
             lambda *_: grad_modes.append(torch.is_grad_enabled())
         )
-        where = call_text(ID + "GPT.generate", (idx, 6), {"generator": "seed 3"})
+        where = kata_call.then(".generate")(idx, 6, generator="seed 3")
         before = global_rngs()
         try:
             a = self.generate(model, where, idx, 6, generator=torch.Generator().manual_seed(3))
@@ -477,7 +476,7 @@ class TestGPT:
         model = make_model(seed=0, randomize=False)
         total = sum(p.numel() for p in model.parameters())  # the tied weight once
         wpe = 8 * 16
-        where = call_text(ID + "GPT.num_params")
+        where = kata_call.then(".num_params")()
         got = model.num_params()
         if got != total - wpe:
             fail(where, f"got {got}, expected {total - wpe} (all parameters once, less wpe)")
@@ -491,7 +490,7 @@ class TestGPT:
 
     def test_configure_optimizers(self):
         model = make_model(seed=0, randomize=False)
-        where = call_text(ID + "GPT.configure_optimizers", (0.1, 3e-4, (0.9, 0.95)))
+        where = kata_call.then(".configure_optimizers")(0.1, 3e-4, (0.9, 0.95))
         opt = model.configure_optimizers(0.1, 3e-4, (0.9, 0.95))
         if not isinstance(opt, torch.optim.AdamW):
             fail(where, f"returned {describe(opt)}, expected a torch.optim.AdamW")
@@ -591,7 +590,7 @@ def _unless_not_started():
     try:
         gpt.load_gpt2_weights(None, None)
     except NotImplementedError as exc:
-        if str(exc) == ID + "load_gpt2_weights":
+        if str(exc) == kata_call.name:
             raise
     except Exception:
         pass  # a real implementation fails on these probe arguments: fine
@@ -696,7 +695,7 @@ class TestLoadGPT2Weights:
 
     def test_same_logits(self, hf_model):
         model = self.load(hf_model)
-        where = call_text(ID + "load_gpt2_weights", ("GPT(tiny)", "GPT2LMHeadModel(tiny)"))
+        where = kata_call("GPT(tiny)", "GPT2LMHeadModel(tiny)")
         with torch.no_grad():
             got = model(SAME_LOGITS_IDX)
         check_close(
@@ -711,7 +710,7 @@ class TestLoadGPT2Weights:
 
     def test_every_weight_and_the_tie(self, hf_model):
         model = self.load(hf_model)
-        where = call_text(ID + "load_gpt2_weights", ("GPT(tiny)", "GPT2LMHeadModel(tiny)"))
+        where = kata_call("GPT(tiny)", "GPT2LMHeadModel(tiny)")
         hf = hf_model.state_dict()
         tr = model.transformer
         if model.lm_head.weight is not tr.wte.weight:

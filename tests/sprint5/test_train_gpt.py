@@ -16,7 +16,6 @@ from torch import Tensor, nn
 
 from grader import kata, target_module
 from grader.checks import (
-    call_text,
     check_close,
     check_global_rngs,
     check_tensor,
@@ -25,10 +24,10 @@ from grader.checks import (
     fail,
     global_rngs,
 )
+from tests.kata_helpers import kata_call
 from tests.sprint3.optim_oracle import TorchAdamW
 
 train_gpt = target_module("sprint5.train_gpt")
-ID = "sprint5.train_gpt."
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -51,7 +50,7 @@ class TestGetBatch:
             if "size" not in str(exc) and "out of" not in str(exc):
                 raise
             fail(
-                call_text(ID + "get_batch", (data, block_size, batch_size)),
+                kata_call(data, block_size, batch_size),
                 f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}",
                 "the starts are drawn from a range one too long: the last start leaves y a "
                 "token short",
@@ -59,7 +58,7 @@ class TestGetBatch:
 
     def test_windows(self):
         data = torch.arange(100, 140)  # value − 100 = position
-        where = call_text(ID + "get_batch", (data, 6, 5), {"generator": "seed 0"})
+        where = kata_call(data, 6, 5, generator="seed 0")
         x, y = train_gpt.get_batch(data, 6, 5, generator=seeded(0))
         check_tensor(x, where + " x", shape=(5, 6), dtype=torch.int64)
         check_tensor(y, where + " y", shape=(5, 6), dtype=torch.int64)
@@ -81,9 +80,9 @@ class TestGetBatch:
         g = seeded(1)
         for _ in range(20):
             x, y = self.batch(data, 6, 16, g)
-            check_tensor(y, call_text(ID + "get_batch", (data, 6, 16)) + " y", shape=(16, 6))
+            check_tensor(y, kata_call(data, 6, 16) + " y", shape=(16, 6))
             seen.update(x[:, 0].tolist())
-        where = call_text(ID + "get_batch", (data, 6, 16)) + ", 20 draws"
+        where = kata_call(data, 6, 16) + ", 20 draws"
         if not seen <= {0, 1, 2}:
             fail(where, f"windows start at {sorted(seen)}: only 0, 1, 2 fit (y needs s + 6 < 9)")
         if seen != {0, 1, 2}:
@@ -99,7 +98,7 @@ class TestGetBatch:
         before = global_rngs()
         a = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
         b = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
-        where = call_text(ID + "get_batch", (data, 4, 8), {"generator": "seed 2"})
+        where = kata_call(data, 4, 8, generator="seed 2")
         check_global_rngs(before, where)
         check_close(
             b[0],
@@ -116,7 +115,7 @@ class TestGetBatch:
         expect_raises(
             ValueError,
             lambda: train_gpt.get_batch(data, 6, 2, generator=seeded(0)),
-            call_text(ID + "get_batch", (data, 6, 2)),
+            kata_call(data, 6, 2),
             "6 tokens cannot hold x and y of block_size 6 (y ends one token after x)",
             "no length check before the starts are drawn, or one that lets N = block_size through",
         )
@@ -181,10 +180,8 @@ class TestEstimateLoss:
     SPLITS: ClassVar = {"train": torch.arange(0, 30), "val": torch.arange(100, 130)}
 
     def run(self, model, seed=0, eval_iters=5):
-        where = call_text(
-            ID + "estimate_loss",
-            ("model", {k: Tensor for k in self.SPLITS}, 4, 3, eval_iters),
-            {"generator": f"seed {seed}"},
+        where = kata_call(
+            "model", {k: Tensor for k in self.SPLITS}, 4, 3, eval_iters, generator=f"seed {seed}"
         )
         return where, train_gpt.estimate_loss(
             model, self.SPLITS, 4, 3, eval_iters, generator=seeded(seed)
@@ -291,7 +288,7 @@ SCHEDULE = {
 class TestTrain:
     def test_schedule_clipping_and_history(self, capsys):
         model = Recorder(scale=3.0)
-        where = call_text(ID + "train", ("Recorder", "train_data", "val_data"), SCHEDULE)
+        where = kata_call("Recorder", "train_data", "val_data", **SCHEDULE)
         history = train_gpt.train(
             model, sequence(60), sequence(30, 3), **SCHEDULE, generator=seeded(0), progress=False
         )
@@ -364,7 +361,7 @@ class TestTrain:
             "eval_iters": 4,
             "progress": False,
         }
-        where = call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw)
+        where = kata_call("Recorder", "train_data", "val_data", **kw)
         before = global_rngs()
         runs = []
         for _ in range(2):
@@ -391,7 +388,7 @@ class TestTrain:
         printed = capsys.readouterr()
         if not printed.err and not printed.out:
             fail(
-                call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw),
+                kata_call("Recorder", "train_data", "val_data", **kw),
                 "nothing printed with progress=True (the default)",
                 "no tqdm bar around the loop, or one disabled whatever progress says",
             )

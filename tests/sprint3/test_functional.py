@@ -19,7 +19,7 @@ from grader.checks import (
     fail,
     likely_mistake,
 )
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import kata_call, seeded
 
 functional = target_module("sprint3.functional")
 EPS32 = torch.finfo(torch.float32).eps  # 1.19e-7: float32's relative spacing
@@ -34,11 +34,6 @@ GRAD_TOL = {"rtol": 1e-7, "atol": 1e-9}
 # underflows to 0 below x ≈ −103; ±1000 is the syllabus's bound.
 EXTREMES = [-1000.0, -100.0, -95.0, -89.0, -88.5, -88.0, -20.0, -3.0, -1e-3, 0.0]
 EXTREMES += [1e-3, 0.5, 3.0, 20.0, 88.0, 88.5, 89.0, 95.0, 100.0, 1000.0]
-
-
-def seeded(*shape, scale=1.0, dtype=torch.float32, seed=0) -> Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
 
 
 def extremes(dtype=torch.float32) -> Tensor:

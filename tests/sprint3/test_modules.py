@@ -2,6 +2,8 @@
 hooks record them in call order, whatever the attributes are named) against a float64
 recomputation; count_trainable against hand-counted models."""
 
+import functools
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -16,16 +18,14 @@ from grader.checks import (
     fail,
     likely_mistake,
 )
-from tests.kata_helpers import kata_call
+from tests import kata_helpers
+from tests.kata_helpers import F32_TOL, kata_call
 
 modules = target_module("sprint3.modules")
 
-# float32 layers of ≤ 16 inputs against float64: ~1e-7 relative a layer.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
 
-
-def seeded(*shape, seed=0, dtype=torch.float32) -> Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+# drawn in the asked dtype itself: the expected values and messages were made from these
+seeded = functools.partial(kata_helpers.seeded, drawn_in=None)
 
 
 def make_mlp(in_features, hidden, out_features, seed=0):
@@ -143,7 +143,7 @@ class TestMLP:
             out,
             oracle(x, layers).float(),
             where,
-            **TOL,
+            **F32_TOL,
             mistake=likely_mistake(out, slips(x, layers)),
         )
 
@@ -192,7 +192,7 @@ class TestMLP:
                 "copies; a permuted input's memory is not in order",
             )
         layers = check_chain(calls, 32, [6], 2, where)
-        check_close(out, oracle(images, layers).float(), where, **TOL)
+        check_close(out, oracle(images, layers).float(), where, **F32_TOL)
 
     def test_float64(self):
         model = make_mlp(6, [5], 2).double()

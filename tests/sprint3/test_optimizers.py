@@ -19,7 +19,7 @@ from torch import Tensor
 
 from grader import kata, target_module
 from grader.checks import Shown, check_close, describe, fail
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import F32_STEPS_TOL, kata_call
 from tests.sprint3.optim_oracle import TorchAdamW, TorchSGD
 
 optimizers = target_module("sprint3.optimizers")
@@ -56,9 +56,6 @@ ADAMW_FORBID = _SGD_CODE + _ADAM_CODE
 # from a float32 step tensor) are off by ~1e-5 of the update: 1 − 0.999 keeps 4 digits in
 # float32. The docstring says to keep t a Python number, and this tolerance holds to it.
 TOL64 = {"rtol": 1e-7, "atol": 1e-10}
-# float32 runs: ~6e-8 rounding a step on parameters of size ~1, a random walk of ~4e-7
-# over 30 steps, so 1e-5 relative with an absolute 1e-6 floor.
-TOL32 = {"rtol": 1e-5, "atol": 1e-6}
 
 NAMES = ("W", "b", "s")
 SHAPES = ((3, 4), (4,), (4,))
@@ -201,7 +198,7 @@ def run_torch(case: Case, classes=None) -> Tensor:
 
 def compare(got: Tensor, want: Tensor, case: Case, hint) -> None:
     """Name the first step after which a parameter differs; hint(k) says why it might."""
-    tol = TOL64 if case.dtype == torch.float64 else TOL32
+    tol = TOL64 if case.dtype == torch.float64 else F32_STEPS_TOL
     close = torch.isclose(got, want, **tol).all(dim=1)  # (steps + 1,)
     if close.all():
         return

@@ -24,20 +24,13 @@ from grader.checks import (
     describe,
     fail,
 )
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import F32_STEPS_TOL, kata_call, seeded_generator
 
 training = target_module("sprint3.training")
 
-# float32 models against float64 replays of a few small steps: ~1e-7 relative a step.
-LOSS_TOL = {"rtol": 1e-5, "atol": 1e-6}
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 def make_data(n: int, seed: int, d: int = 4, c: int = 3) -> tuple[Tensor, Tensor]:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
 
 
@@ -71,7 +64,7 @@ def make_model(seed: int = 0, dropout: float = 0.0, probe: bool = False) -> nn.S
     if probe:
         layers.insert(0, Probe())
     model = nn.Sequential(*layers)
-    g = _gen(seed)
+    g = seeded_generator(seed)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.7)
@@ -156,7 +149,7 @@ def check_float(got, where: str, what: str, hint: str = "") -> float:
 
 
 def check_number(got: float, want: float, where: str, mistake: str = "", tol=None) -> None:
-    tol = tol or LOSS_TOL
+    tol = tol or F32_STEPS_TOL
     if not abs(got - want) <= tol["atol"] + tol["rtol"] * abs(want):
         fail(where, f"got {got:.7g}, expected {want:.7g}", mistake)
 
@@ -164,7 +157,7 @@ def check_number(got: float, want: float, where: str, mistake: str = "", tol=Non
 def check_params(model: nn.Module, want: nn.Module, where: str, mistake: str = "") -> None:
     for (name, p), q in zip(model.named_parameters(), want.parameters()):
         check_close(
-            p.detach().double(), q.detach(), f"{where} → {name}", **LOSS_TOL, mistake=mistake
+            p.detach().double(), q.detach(), f"{where} → {name}", **F32_STEPS_TOL, mistake=mistake
         )
 
 
@@ -589,7 +582,7 @@ CLIP = (  # clip_grad_norm_ last: the decorator its helpers share names a call a
 
 def make_params(grad_scales, seed: int, dtype=torch.float32) -> list[Tensor]:
     """Parameters with random gradients scaled as asked (None: no gradient)."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     shapes = [(3, 4), (4,), (2, 2, 2), (5,)]
     params = []
     for shape, scale in zip(shapes, grad_scales):

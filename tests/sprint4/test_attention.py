@@ -31,17 +31,9 @@ from grader.checks import (
     needs_cuda,
     plain_tensors,
 )
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import F32_TOL, kata_call, seeded
 
 attention = target_module("sprint4.attention")
-
-# float32 attention over ≤ 32 channels against float64: ~1e-6 relative; 10x margin.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
-
-
-def seeded(*shape, seed=0, scale=1.0, dtype=torch.float32) -> Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
 
 
 def random_mask(*shape, seed=0) -> Tensor:
@@ -216,7 +208,7 @@ def check_sdpa(q, k, v, mask=None, extra=""):
     snap = Snapshot(q=q, k=k, v=v) if mask is None else Snapshot(q=q, k=k, v=v, mask=mask)
     got = call(lambda: attention.scaled_dot_product_attention(*args), where)
     snap.check(where)
-    check_close(got, want, where, **TOL, mistake=likely_mistake(got, slips))
+    check_close(got, want, where, **F32_TOL, mistake=likely_mistake(got, slips))
     return got
 
 
@@ -262,7 +254,7 @@ class TestScaledDotProductAttention:
         mask = torch.ones(6, 6, dtype=torch.bool).tril()
         got = check_sdpa(q, k, v, mask, " with a causal (T, T) mask")
         want = sdpa64(q, k, v, is_causal=True).float()
-        check_close(got, want, "causal attention", **TOL)
+        check_close(got, want, "causal attention", **F32_TOL)
 
     def test_masked_keys_get_no_weight(self):
         # a masked key's value is huge: any weight left on it shows at once
@@ -410,7 +402,7 @@ def check_dropout_modes(make, x: Tensor, oracle, where: str) -> None:
         atol=0,
         mistake=EVAL_DROPOUT,
     )
-    check_close(e1, oracle(model, x).float(), where + " in eval mode", **TOL)
+    check_close(e1, oracle(model, x).float(), where + " in eval mode", **F32_TOL)
     model.train()
     with torch.no_grad():
         t = model(x)
@@ -443,7 +435,7 @@ def check_follows_double(model: nn.Module, x: Tensor, oracle, where: str) -> Non
     check_close(out, oracle(model, x), where, rtol=1e-10, atol=1e-12)
 
 
-def check_follows_device(make, x: Tensor, oracle, where: str, device: str, tol=TOL) -> None:
+def check_follows_device(make, x: Tensor, oracle, where: str, device: str, tol=F32_TOL) -> None:
     """make() works on `device`: on "meta" (every machine has it, shapes and no data),
     every tensor it holds moves there and, run on the CPU, its forward makes no tensor on
     the default device that it then mixes with the input's; elsewhere it runs there and
@@ -515,7 +507,7 @@ class TestAttentionHead:
             out,
             head_oracle(head, x).float(),
             where,
-            **TOL,
+            **F32_TOL,
             mistake=likely_mistake(out, head_slips(head, x, 16)),
         )
 
@@ -531,7 +523,7 @@ class TestAttentionHead:
         before = global_rngs()
         out = run(head, x, where)
         check_global_rngs(before, where + " (dropout=0.0 draws no random numbers)")
-        check_close(out, head_oracle(head, x).float(), where, **TOL)
+        check_close(out, head_oracle(head, x).float(), where, **F32_TOL)
 
     def test_dropout_train_vs_eval(self):
         x = seeded(2, 8, 16, seed=8)
@@ -659,7 +651,7 @@ class TestMultiHeadAttention:
             out,
             mha_oracle(mha, x, n_head).float(),
             where,
-            **TOL,
+            **F32_TOL,
             mistake=likely_mistake(out, mha_slips(mha, x, n_head)),
         )
 
@@ -675,7 +667,7 @@ class TestMultiHeadAttention:
         before = global_rngs()
         out = run(mha, x, where)
         check_global_rngs(before, where + " (dropout=0.0 draws no random numbers)")
-        check_close(out, mha_oracle(mha, x, 4).float(), where, **TOL)
+        check_close(out, mha_oracle(mha, x, 4).float(), where, **F32_TOL)
 
     def test_dropout_train_vs_eval(self):
         x = seeded(2, 8, 16, seed=8)

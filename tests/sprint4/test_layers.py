@@ -27,18 +27,10 @@ from grader.checks import (
     likely_mistake,
     needs_cuda,
 )
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import F32_TOL, kata_call, seeded
 from tests.sprint4.test_attention import EVAL_DROPOUT, check_follows_device, check_follows_double
 
 layers = target_module("sprint4.layers")
-
-# float32 layers of ≤ 64 inputs against float64: ~1e-6 relative; 10x margin.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
-
-
-def seeded(*shape, seed=0, scale=1.0, shift=0.0, dtype=torch.float32) -> Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale + shift).to(dtype)
 
 
 def randomize_(module: nn.Module, seed: int) -> nn.Module:
@@ -101,7 +93,7 @@ def check_dropout_modes(model, x: Tensor, oracle, where: str) -> None:
         atol=0,
         mistake=EVAL_DROPOUT,
     )
-    check_close(e1, oracle(model, x).float(), where + " in eval mode", **TOL)
+    check_close(e1, oracle(model, x).float(), where + " in eval mode", **F32_TOL)
     model.train()
     with torch.no_grad():
         t = model(x)
@@ -261,7 +253,7 @@ class TestLayerNorm:
         snap = Snapshot(x=x)
         got = ln(x)
         snap.check(where)
-        check_close(got, want, where, **TOL, mistake=likely_mistake(got, ln_slips(ln, x, eps)))
+        check_close(got, want, where, **F32_TOL, mistake=likely_mistake(got, ln_slips(ln, x, eps)))
 
     @pytest.mark.parametrize("bias", [True, False])
     def test_parameters(self, bias):
@@ -351,7 +343,7 @@ class TestLayerNorm:
         where = self.where(8, x) + " against nn.LayerNorm(8) with the same weight and bias"
         with torch.no_grad():
             want = ref(x)
-        check_close(ln(x), want, where, **TOL)
+        check_close(ln(x), want, where, **F32_TOL)
 
 
 # --- FeedForward --------------------------------------------------------------------------

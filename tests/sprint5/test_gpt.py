@@ -36,13 +36,10 @@ from grader.checks import (
     needs_cuda,
     plain_tensors,
 )
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import F32_TOL, kata_call
 
 gpt = target_module("sprint5.gpt")
 
-# float32 forward of ≤ 2 blocks, C 32, recomputed from the same modules in float32 with
-# another route for the head and ln_f: ~1e-6 relative; 10x margin.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
 SMALL = {"block_size": 8, "vocab_size": 24, "n_layer": 2, "n_head": 2, "n_embd": 16}
 
 
@@ -252,7 +249,7 @@ class TestGPT:
             logits,
             want,
             where + ": the logits from wte and wpe, the blocks, ln_f and the tied head",
-            **TOL,
+            **F32_TOL,
             mistake="ln_f not applied after the last block, the position embeddings missing "
             "or taken at the wrong positions, or lm_head not tied to wte",
         )
@@ -296,7 +293,7 @@ class TestGPT:
         b[:, 5:] = (b[:, 5:] + 1) % 24
         with torch.no_grad():
             la, lb = model(a)[0][:, :5], model(b)[0][:, :5]
-        check_close(lb, la, where_model() + ": logits[:, :5] after changing idx[:, 5:]", **TOL)
+        check_close(lb, la, where_model() + ": logits[:, :5] after changing idx[:, 5:]", **F32_TOL)
 
     def test_dropout_train_vs_eval(self):
         model = make_model(seed=9, dropout=0.5)
@@ -349,7 +346,7 @@ class TestGPT:
                 f"logits on {logits.device}, loss on {loss.device}, expected both on cuda",
                 "a tensor made in forward on the default device (cpu) rather than on idx's",
             )
-        check_close(logits.cpu(), want, where + " logits", **TOL)
+        check_close(logits.cpu(), want, where + " logits", **F32_TOL)
 
     # --- generate ---
 
@@ -386,7 +383,7 @@ class TestGPT:
         """cause, unless the model's own logits already differ from its parts': then that."""
         idx = idx[:, -8:]
         with torch.no_grad():
-            agree = torch.allclose(model(idx)[0], forward_oracle(model, idx), **TOL)
+            agree = torch.allclose(model(idx)[0], forward_oracle(model, idx), **F32_TOL)
         return (
             cause
             if agree

@@ -547,10 +547,7 @@ def _descend64(p0: dict[str, Tensor], lr: float, steps: int):
     return {k: v.detach() for k, v in p.items()}, losses
 
 
-@kata(
-    "train_xor",
-    timeout=60,
-)
+@kata("train_xor")
 class TestTrainXor:
     def test_defaults_learn_xor(self):
         where = _train_where()

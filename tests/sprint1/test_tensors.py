@@ -364,9 +364,7 @@ def nested():
     }
 
 
-@kata(
-    "to_device",
-)
+@kata("to_device")
 class TestToDevice:
     @pytest.mark.parametrize("device", [META, "meta"])
     def test_every_tensor_moves_and_kinds_are_kept(self, device):

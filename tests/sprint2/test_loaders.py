@@ -238,7 +238,6 @@ class TestMakeLoader:
         _passes(loader, 2, where)
         check_rngs_after_passes(before, where, ds, 4, seed=6)
 
-    @kata("make_loader", timeout=60)  # forks two worker processes
     def test_two_workers_give_the_same_batches(self):
         ds = WorkerTagged(10)
         where = _loader_where(ds, 3, shuffle=True, seed=11, num_workers=2)

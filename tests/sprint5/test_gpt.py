@@ -151,9 +151,7 @@ class TestGPTConfig:
 # --- GPT --------------------------------------------------------------------------------------
 
 
-@kata(
-    "GPT",
-)
+@kata("GPT")
 class TestGPT:
     def test_parts(self):
         torch.manual_seed(0)
@@ -678,10 +676,7 @@ def hf_model():
     return TinyGPT2.cached()
 
 
-@kata(
-    "load_gpt2_weights",
-    timeout=120,
-)
+@kata("load_gpt2_weights")
 class TestLoadGPT2Weights:
     def load(self, hf):
         torch.manual_seed(0)

@@ -48,9 +48,7 @@ def text_call(call, where: str):
 # --- CharTokenizer ----------------------------------------------------------------------------
 
 
-@kata(
-    "CharTokenizer",
-)
+@kata("CharTokenizer")
 class TestCharTokenizer:
     TEXT = "hello world, hi!"
 
@@ -149,9 +147,7 @@ def trained(text, vocab_size):
     return tok
 
 
-@kata(
-    "BPETokenizer",
-)
+@kata("BPETokenizer")
 class TestBPETokenizer:
     def test_untrained_is_bytes(self):
         tok = tokenizer.BPETokenizer()

@@ -33,9 +33,7 @@ train_gpt = target_module("sprint5.train_gpt")
 # --- get_batch --------------------------------------------------------------------------------
 
 
-@kata(
-    "get_batch",
-)
+@kata("get_batch")
 class TestGetBatch:
     @staticmethod
     def batch(data, block_size, batch_size, generator):
@@ -169,9 +167,7 @@ def sequence(n: int, offset: int = 0) -> Tensor:
 # --- estimate_loss ----------------------------------------------------------------------------
 
 
-@kata(
-    "estimate_loss",
-)
+@kata("estimate_loss")
 class TestEstimateLoss:
     SPLITS: ClassVar = {"train": torch.arange(0, 30), "val": torch.arange(100, 130)}
 
@@ -277,10 +273,7 @@ SCHEDULE = {
 }
 
 
-@kata(
-    "train",
-    timeout=60,
-)
+@kata("train")
 class TestTrain:
     def test_schedule_clipping_and_history(self, capsys):
         model = Recorder(scale=3.0)

@@ -1,11 +1,15 @@
-"""Tells tests/kata_helpers.py which kata the running test grades (for `kata_call`)."""
+"""Tells tests/kata_helpers.py which kata the running test grades (for `kata_call`).
+
+Nothing is imported here that loads torch: the grader's plugin sets OMP_NUM_THREADS when
+pytest configures, which only takes effect while torch is not loaded yet, and pytest loads
+this file before that. tests/kata_helpers.py (which loads torch) is imported once tests run.
+"""
 
 from pathlib import Path
 
 import pytest
 
 from grader import catalog
-from tests import kata_helpers
 
 
 def _kata_id(item) -> str | None:
@@ -20,9 +24,13 @@ def _kata_id(item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
+    from tests import kata_helpers
+
     kata_helpers.enter_kata(_kata_id(item))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item):
+    from tests import kata_helpers
+
     kata_helpers.enter_kata(None)

@@ -10,7 +10,6 @@ from torch import Tensor
 from grader import kata, target_module
 from grader.checks import (
     Snapshot,
-    call_text,
     check_close,
     check_rng_untouched,
     check_tensor,
@@ -19,6 +18,7 @@ from grader.checks import (
     likely_mistake,
     rng_state,
 )
+from tests.kata_helpers import F32_TOL, kata_call, seeded_generator
 
 first_network = target_module("sprint1.first_network")
 
@@ -35,10 +35,6 @@ class Shown:
         return self.text
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _params_text(params: dict) -> Shown:
     inner = ", ".join(f"{k} {tuple(v.shape)}" for k, v in params.items())
     return Shown("{" + inner + "}")
@@ -50,7 +46,7 @@ def _shapes(n_in: int, n_hidden: int, n_out: int) -> dict[str, tuple]:
 
 def _random_params(n_in, n_hidden, n_out, seed) -> dict[str, Tensor]:
     """Leaf float32 params that require grad, with non-zero biases (unlike init_params)."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     shapes = _shapes(n_in, n_hidden, n_out)
     return {k: torch.randn(s, generator=g).requires_grad_(True) for k, s in shapes.items()}
 
@@ -80,7 +76,7 @@ def _init_where(n_in, n_hidden, n_out, seed) -> str:
     kwargs = {}
     if seed is not None:
         kwargs["generator"] = Shown(f"torch.Generator().manual_seed({seed})")
-    return call_text("sprint1.first_network.init_params", (n_in, n_hidden, n_out), kwargs)
+    return kata_call(n_in, n_hidden, n_out, **kwargs)
 
 
 def _std_mistake(std: float, fan_in: int, fan_out: int) -> str:
@@ -106,7 +102,7 @@ def _std_mistake(std: float, fan_in: int, fan_out: int) -> str:
 class TestInitParams:
     def test_keys_shapes_dtypes(self):
         where = _init_where(3, 5, 2, 0)
-        params = first_network.init_params(3, 5, 2, generator=_gen(0))
+        params = first_network.init_params(3, 5, 2, generator=seeded_generator(0))
         _check_keys(params, where)
         for key, shape in _shapes(3, 5, 2).items():
             got = params[key]
@@ -120,7 +116,7 @@ class TestInitParams:
 
     def test_leaves_that_require_grad(self):
         where = _init_where(4, 6, 3, 1)
-        params = first_network.init_params(4, 6, 3, generator=_gen(1))
+        params = first_network.init_params(4, 6, 3, generator=seeded_generator(1))
         _check_keys(params, where)
         for key in KEYS:
             p = params[key]
@@ -142,7 +138,7 @@ class TestInitParams:
 
     def test_biases_zero(self):
         where = _init_where(5, 7, 2, 2)
-        params = first_network.init_params(5, 7, 2, generator=_gen(2))
+        params = first_network.init_params(5, 7, 2, generator=seeded_generator(2))
         _check_keys(params, where)
         for key, n in (("b1", 7), ("b2", 2)):
             check_close(
@@ -158,7 +154,7 @@ class TestInitParams:
         # far from the slips it catches (×0.71 for √(1/fan_in), ×0.5 or ×4 for fan_out).
         n_in, n_hidden, n_out = 256, 1024, 64
         where = _init_where(n_in, n_hidden, n_out, 3)
-        params = first_network.init_params(n_in, n_hidden, n_out, generator=_gen(3))
+        params = first_network.init_params(n_in, n_hidden, n_out, generator=seeded_generator(3))
         _check_keys(params, where)
         for key, fan_in, fan_out in (("W1", n_in, n_hidden), ("W2", n_hidden, n_out)):
             w = check_tensor(params[key], f"{where} → {key}", shape=(fan_in, fan_out))
@@ -187,8 +183,8 @@ class TestInitParams:
 
     def test_same_seed_same_weights(self):
         where = _init_where(3, 8, 2, 7) + ", called twice"
-        a = first_network.init_params(3, 8, 2, generator=_gen(7))
-        b = first_network.init_params(3, 8, 2, generator=_gen(7))
+        a = first_network.init_params(3, 8, 2, generator=seeded_generator(7))
+        b = first_network.init_params(3, 8, 2, generator=seeded_generator(7))
         _check_keys(a, where)
         _check_keys(b, where)
         for key in KEYS:
@@ -201,8 +197,8 @@ class TestInitParams:
 
     def test_different_seeds_differ(self):
         where = _init_where(3, 8, 2, 7) + " and again with manual_seed(8)"
-        a = first_network.init_params(3, 8, 2, generator=_gen(7))
-        b = first_network.init_params(3, 8, 2, generator=_gen(8))
+        a = first_network.init_params(3, 8, 2, generator=seeded_generator(7))
+        b = first_network.init_params(3, 8, 2, generator=seeded_generator(8))
         _check_keys(a, where)
         _check_keys(b, where)
         for key in ("W1", "W2"):
@@ -217,7 +213,7 @@ class TestInitParams:
     def test_generator_leaves_global_rng_alone(self):
         where = _init_where(4, 16, 3, 5)
         before = rng_state()
-        params = first_network.init_params(4, 16, 3, generator=_gen(5))
+        params = first_network.init_params(4, 16, 3, generator=seeded_generator(5))
         check_rng_untouched(before, where)
         _check_keys(params, where)
 
@@ -244,7 +240,7 @@ class TestInitParams:
 
 
 def _forward_where(x, params) -> str:
-    return call_text("sprint1.first_network.forward", (), {"x": x, "params": _params_text(params)})
+    return kata_call(x=x, params=_params_text(params))
 
 
 def _forward_slips(x: Tensor, p: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
@@ -263,14 +259,10 @@ def _forward_slips(x: Tensor, p: dict[str, Tensor]) -> list[tuple[str, Tensor]]:
     ]
 
 
-# float32 matmuls over ≤ 7 terms of size ~1: roundings ~1e-7 relative, 10x inside 1e-5.
-NET_TOL = {"rtol": 1e-5, "atol": 1e-5}
-
-
 @kata("forward")
 class TestForward:
     def test_values(self):
-        x = torch.randn(6, 3, generator=_gen(20))
+        x = torch.randn(6, 3, generator=seeded_generator(20))
         params = _random_params(3, 7, 2, seed=21)
         where = _forward_where(x, params)
         snap = Snapshot(x=x, **params)
@@ -279,7 +271,7 @@ class TestForward:
         mistake = ""
         if isinstance(got, Tensor):
             mistake = likely_mistake(got, _forward_slips(x, params))
-        check_close(got, _forward64(x, _as64(params)).float(), where, **NET_TOL, mistake=mistake)
+        check_close(got, _forward64(x, _as64(params)).float(), where, **F32_TOL, mistake=mistake)
 
     def test_one_example_one_output(self):
         x = torch.tensor([[0.5, -1.0]])
@@ -292,12 +284,12 @@ class TestForward:
                 f"expected shape (1, 1) = (N, n_out), got {tuple(got.shape)}",
                 "a squeeze() on the output; keep the logits (N, n_out)",
             )
-        check_close(got, _forward64(x, _as64(params)).float(), where, **NET_TOL)
+        check_close(got, _forward64(x, _as64(params)).float(), where, **F32_TOL)
 
     def test_gradients_reach_the_params(self):
-        x = torch.randn(5, 3, generator=_gen(23))
+        x = torch.randn(5, 3, generator=seeded_generator(23))
         params = _random_params(3, 6, 2, seed=24)
-        r = torch.randn(5, 2, generator=_gen(25))  # loss = sum(logits · r)
+        r = torch.randn(5, 2, generator=seeded_generator(25))  # loss = sum(logits · r)
         where = _forward_where(x, params) + ", then (logits · r).sum().backward()"
         got = first_network.forward(x, params)
         check_tensor(got, where, shape=(5, 2))
@@ -313,14 +305,14 @@ class TestForward:
         for key in KEYS:
             if params[key].grad is None:
                 fail(f"{where} → {key}.grad", "is None: this param is not in the graph")
-            check_close(params[key].grad, ref[key].grad.float(), f"{where} → {key}.grad", **NET_TOL)
+            check_close(params[key].grad, ref[key].grad.float(), f"{where} → {key}.grad", **F32_TOL)
 
 
 # --- count_params -------------------------------------------------------------------------
 
 
 def _count_where(params) -> str:
-    return call_text("sprint1.first_network.count_params", (_params_text(params),))
+    return kata_call(_params_text(params))
 
 
 def _check_count(got, want: int, where: str, mistake: str = "") -> None:
@@ -369,14 +361,14 @@ class TestCountParams:
 
 
 def _with_grads(params: dict[str, Tensor], seed: int) -> dict[str, Tensor]:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     for p in params.values():
         p.grad = torch.randn(p.shape, generator=g)
     return params
 
 
 def _sgd_where(params, lr) -> str:
-    return call_text("sprint1.first_network.sgd_step", (_params_text(params), lr))
+    return kata_call(_params_text(params), lr)
 
 
 def _sgd(params: dict[str, Tensor], lr: float, where: str):
@@ -461,7 +453,7 @@ class TestSgdStep:
                 )
 
     def test_any_keys(self):
-        g = _gen(44)
+        g = seeded_generator(44)
         params = {
             "emb": torch.randn(4, 3, generator=g).requires_grad_(True),
             "gain": torch.randn((), generator=g).requires_grad_(True),
@@ -477,7 +469,7 @@ class TestSgdStep:
 
     def test_two_training_steps(self):
         # loss = sum(p · c) has gradient c at every step, so two steps give p − 2·lr·c
-        g = _gen(46)
+        g = seeded_generator(46)
         params = {
             k: torch.randn(s, generator=g).requires_grad_(True) for k, s in _shapes(2, 3, 1).items()
         }
@@ -512,7 +504,7 @@ def _default_run(train_xor):
 
 
 def _train_where(**kwargs) -> str:
-    return call_text("sprint1.first_network.train_xor", (), kwargs)
+    return kata_call(**kwargs)
 
 
 def _check_run(result, where: str, steps: int) -> tuple[dict, list]:
@@ -555,10 +547,7 @@ def _descend64(p0: dict[str, Tensor], lr: float, steps: int):
     return {k: v.detach() for k, v in p.items()}, losses
 
 
-@kata(
-    "train_xor",
-    timeout=60,
-)
+@kata("train_xor")
 class TestTrainXor:
     def test_defaults_learn_xor(self):
         where = _train_where()

@@ -1,12 +1,13 @@
 """Sprint 1, tensors.py: creation, views, broadcasting, indexing and devices."""
 
+import functools
+
 import pytest
 import torch
 
 from grader import kata, target_module
 from grader.checks import (
     Snapshot,
-    call_text,
     check_close,
     check_tensor,
     count_torch_calls,
@@ -15,20 +16,20 @@ from grader.checks import (
     likely_mistake,
     needs_cuda,
 )
+from tests import kata_helpers
+from tests.kata_helpers import kata_call
 
 tensors = target_module("sprint1.tensors")
-ID = "sprint1.tensors."
 
-
-def seeded(*shape, dtype=torch.float32, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+# drawn in the asked dtype itself: the expected values and messages were made from these
+seeded = functools.partial(kata_helpers.seeded, drawn_in=None)
 
 
 @kata("arange_grid")
 class TestArangeGrid:
     @pytest.mark.parametrize(("rows", "cols"), [(2, 3), (4, 1), (1, 5), (3, 7)])
     def test_values_in_row_major_order(self, rows, cols):
-        where = call_text(ID + "arange_grid", (rows, cols))
+        where = kata_call(rows, cols)
         want = torch.tensor([[r * cols + c for c in range(cols)] for r in range(rows)])
         by_columns = torch.tensor([[c * rows + r for c in range(cols)] for r in range(rows)])
         got = tensors.arange_grid(rows, cols)
@@ -39,12 +40,12 @@ class TestArangeGrid:
         check_close(got, want, where, mistake=likely_mistake(got, slips))
 
     def test_is_int64(self):
-        where = call_text(ID + "arange_grid", (2, 3))
+        where = kata_call(2, 3)
         check_tensor(tensors.arange_grid(2, 3), where, dtype=torch.int64)
 
     @pytest.mark.parametrize(("rows", "cols"), [(0, 3), (3, 0)])
     def test_empty(self, rows, cols):
-        where = call_text(ID + "arange_grid", (rows, cols))
+        where = kata_call(rows, cols)
         check_tensor(tensors.arange_grid(rows, cols), where, shape=(rows, cols), dtype=torch.int64)
 
 
@@ -53,7 +54,7 @@ class TestChannelsLast:
     @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 4, 4, 4), (3, 1, 2, 6)])
     def test_pixels_keep_their_values(self, shape):
         images = seeded(*shape)
-        where = call_text(ID + "channels_last", (images,))
+        where = kata_call(images)
         want = torch.einsum("nchw->nhwc", images)
         got = tensors.channels_last(images)
         slips = [
@@ -73,7 +74,7 @@ class TestChannelsLast:
         images = seeded(2, 3, 4, 5)
         snap = Snapshot(images=images)
         tensors.channels_last(images)
-        snap.check(call_text(ID + "channels_last", (images,)))
+        snap.check(kata_call(images))
 
 
 @kata("flatten_batch")
@@ -81,14 +82,14 @@ class TestFlattenBatch:
     @pytest.mark.parametrize("shape", [(2, 3, 4), (5, 7), (2, 3, 4, 5), (1, 1, 6)])
     def test_contiguous_input(self, shape):
         x = seeded(*shape)
-        where = call_text(ID + "flatten_batch", (x,))
+        where = kata_call(x)
         want = torch.stack([row.flatten() for row in x])
         check_close(tensors.flatten_batch(x), want, where)
 
     def test_non_contiguous_input(self):
         images = seeded(2, 3, 4, 5)
         x = images.permute(0, 2, 3, 1)  # what channels_last gives: not contiguous
-        where = call_text(ID + "flatten_batch", (x,)) + " (non-contiguous, from a permute)"
+        where = kata_call(x) + " (non-contiguous, from a permute)"
         want = torch.stack([row.contiguous().view(-1) for row in x])
         check_close(
             tensors.flatten_batch(x),
@@ -102,7 +103,7 @@ class TestFlattenBatch:
         x = seeded(2, 3, 4)
         snap = Snapshot(x=x)
         tensors.flatten_batch(x)
-        snap.check(call_text(ID + "flatten_batch", (x,)))
+        snap.check(kata_call(x))
 
 
 def split_oracle(x, n_heads):
@@ -117,7 +118,7 @@ class TestSplitHeads:
     )
     def test_head_h_holds_its_channels(self, shape, n_heads):
         x = seeded(*shape)
-        where = call_text(ID + "split_heads", (x,), {"n_heads": n_heads})
+        where = kata_call(x, n_heads=n_heads)
         check_close(
             tensors.split_heads(x, n_heads),
             split_oracle(x, n_heads),
@@ -128,7 +129,7 @@ class TestSplitHeads:
 
     def test_not_divisible(self):
         x = seeded(2, 5, 10)
-        where = call_text(ID + "split_heads", (x,), {"n_heads": 3})
+        where = kata_call(x, n_heads=3)
         expect_raises(
             ValueError,
             lambda: tensors.split_heads(x, 3),
@@ -142,7 +143,7 @@ class TestSplitHeads:
         x = seeded(2, 5, 12)
         snap = Snapshot(x=x)
         tensors.split_heads(x, 3)
-        snap.check(call_text(ID + "split_heads", (x,), {"n_heads": 3}))
+        snap.check(kata_call(x, n_heads=3))
 
 
 @kata("merge_heads")
@@ -150,7 +151,7 @@ class TestMergeHeads:
     @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 2, 4, 8), (2, 1, 3, 5), (1, 4, 1, 2)])
     def test_values(self, shape):
         x = seeded(*shape)
-        where = call_text(ID + "merge_heads", (x,))
+        where = kata_call(x)
         want = torch.cat([x[:, h] for h in range(x.shape[1])], dim=-1)  # (B, T, nh·hs)
         B, nh, T, hs = x.shape
         got = tensors.merge_heads(x)
@@ -171,7 +172,7 @@ class TestMergeHeads:
     def test_result_is_contiguous(self):
         x = seeded(2, 3, 5, 4)
         out = tensors.merge_heads(x)
-        where = call_text(ID + "merge_heads", (x,))
+        where = kata_call(x)
         check_tensor(out, where, shape=(2, 5, 12))
         if not out.is_contiguous():
             fail(
@@ -185,7 +186,7 @@ class TestMergeHeads:
         x = seeded(2, 3, 5, 4)
         snap = Snapshot(x=x)
         tensors.merge_heads(x)
-        snap.check(call_text(ID + "merge_heads", (x,)))
+        snap.check(kata_call(x))
 
 
 def sq_dists_oracle(a, b):
@@ -205,7 +206,7 @@ class TestPairwiseSqDists:
     @pytest.mark.parametrize(("n", "m", "d"), [(5, 4, 3), (1, 6, 2), (7, 1, 5), (3, 3, 1)])
     def test_values(self, n, m, d):
         a, b = seeded(n, d, seed=1), seeded(m, d, seed=2)
-        where = call_text(ID + "pairwise_sq_dists", (a, b))
+        where = kata_call(a, b)
         want = sq_dists_oracle(a, b)
         cross = a.double() @ b.double().T
         slips = [
@@ -223,13 +224,13 @@ class TestPairwiseSqDists:
     def test_same_points_give_zero(self):
         a = seeded(6, 4) * 3
         out = tensors.pairwise_sq_dists(a, a)
-        where = call_text(ID + "pairwise_sq_dists", (a, a)) + " (a with itself)"
+        where = kata_call(a, a) + " (a with itself)"
         check_tensor(out, where, shape=(6, 6))
         check_close(out.diagonal(), torch.zeros(6), where + ", the diagonal", **DIST_TOL)
 
     def test_keeps_float64(self):
         a, b = seeded(4, 3, dtype=torch.float64), seeded(5, 3, dtype=torch.float64, seed=3)
-        where = call_text(ID + "pairwise_sq_dists", (a, b))
+        where = kata_call(a, b)
         check_close(
             tensors.pairwise_sq_dists(a, b), sq_dists_oracle(a, b), where, rtol=1e-9, atol=1e-9
         )
@@ -240,7 +241,7 @@ class TestPairwiseSqDists:
             tensors.pairwise_sq_dists(a, b)
         if calls.count > 40:
             fail(
-                call_text(ID + "pairwise_sq_dists", (a, b)),
+                kata_call(a, b),
                 f"made {calls.count} torch calls; a broadcast version makes a handful",
                 "a Python loop over rows or pairs; broadcasting the two sets of points against "
                 "each other gives every pair at once",
@@ -250,7 +251,7 @@ class TestPairwiseSqDists:
         a, b = seeded(5, 3, seed=1), seeded(4, 3, seed=2)
         snap = Snapshot(a=a, b=b)
         tensors.pairwise_sq_dists(a, b)
-        snap.check(call_text(ID + "pairwise_sq_dists", (a, b)))
+        snap.check(kata_call(a, b))
 
 
 def masked_mean_oracle(x, mask, dim):
@@ -272,7 +273,7 @@ class TestMaskedMean:
         x = seeded(*shape)
         mask = seeded(*shape, seed=7) > 0
         mask.view(-1)[0] = True
-        where = call_text(ID + "masked_mean", (x, mask), {"dim": dim})
+        where = kata_call(x, mask, dim=dim)
         check_close(
             tensors.masked_mean(x, mask, dim),
             masked_mean_oracle(x, mask, dim),
@@ -284,7 +285,7 @@ class TestMaskedMean:
     def test_empty_slice_gives_zero(self):
         x = seeded(3, 4)
         mask = torch.tensor([[True, False, True, False], [False] * 4, [True] * 4])
-        where = call_text(ID + "masked_mean", (x, mask), {"dim": 1}) + " (row 1 all False)"
+        where = kata_call(x, mask, dim=1) + " (row 1 all False)"
         out = tensors.masked_mean(x, mask, 1)
         check_close(
             out,
@@ -296,7 +297,7 @@ class TestMaskedMean:
     def test_keeps_float64(self):
         x = seeded(3, 4, dtype=torch.float64)
         mask = seeded(3, 4, seed=5) > 0
-        where = call_text(ID + "masked_mean", (x, mask), {"dim": 1})
+        where = kata_call(x, mask, dim=1)
         check_close(tensors.masked_mean(x, mask, 1), masked_mean_oracle(x, mask, 1), where)
 
     def test_inputs_unchanged(self):
@@ -304,7 +305,7 @@ class TestMaskedMean:
         mask = seeded(3, 4, seed=5) > 0
         snap = Snapshot(x=x, mask=mask)
         tensors.masked_mean(x, mask, 1)
-        snap.check(call_text(ID + "masked_mean", (x, mask), {"dim": 1}))
+        snap.check(kata_call(x, mask, dim=1))
 
 
 @kata("gather_rows")
@@ -313,7 +314,7 @@ class TestGatherRows:
     def test_values(self, n, k):
         x = seeded(n, k)
         index = torch.randint(0, k, (n,), generator=torch.Generator().manual_seed(n))
-        where = call_text(ID + "gather_rows", (x, index))
+        where = kata_call(x, index)
         want = torch.stack([x[i, index[i]] for i in range(n)])
         got = tensors.gather_rows(x, index)
         if isinstance(got, torch.Tensor) and got.shape != want.shape:
@@ -340,7 +341,7 @@ class TestGatherRows:
     def test_integer_values(self):
         x = torch.arange(12).view(3, 4)
         index = torch.tensor([3, 0, 2])
-        where = call_text(ID + "gather_rows", (x, index))
+        where = kata_call(x, index)
         check_close(tensors.gather_rows(x, index), torch.tensor([3, 4, 10]), where)
 
     def test_inputs_unchanged(self):
@@ -348,7 +349,7 @@ class TestGatherRows:
         index = torch.tensor([0, 4, 2, 1])
         snap = Snapshot(x=x, index=index)
         tensors.gather_rows(x, index)
-        snap.check(call_text(ID + "gather_rows", (x, index)))
+        snap.check(kata_call(x, index))
 
 
 META = torch.device("meta")  # a device every machine has: "moved" is visible without a GPU
@@ -363,15 +364,13 @@ def nested():
     }
 
 
-@kata(
-    "to_device",
-)
+@kata("to_device")
 class TestToDevice:
     @pytest.mark.parametrize("device", [META, "meta"])
     def test_every_tensor_moves_and_kinds_are_kept(self, device):
         obj = nested()
         out = tensors.to_device(obj, device)
-        where = call_text(ID + "to_device", (obj, device)) + " on a nested dict"
+        where = kata_call(obj, device) + " on a nested dict"
         _same_structure(out, obj, where, "out")
 
     def test_input_unchanged(self):
@@ -379,7 +378,7 @@ class TestToDevice:
         inner_list, x = obj["list"], obj["x"]
         snap = Snapshot(x=x)
         out = tensors.to_device(obj, META)
-        where = call_text(ID + "to_device", (obj, META))
+        where = kata_call(obj, META)
         snap.check(where)
         for name, value in (("the dict", out), ("the list", out["list"])):
             if value is obj or value is inner_list:
@@ -398,7 +397,7 @@ class TestToDevice:
     @needs_cuda
     def test_to_a_real_gpu_and_back(self):
         obj = nested()
-        where = call_text(ID + "to_device", (obj, "cuda"))
+        where = kata_call(obj, "cuda")
         out = tensors.to_device(obj, torch.device("cuda"))
         if out["x"].device.type != "cuda" or out["list"][1]["inner"].device.type != "cuda":
             fail(where, "a tensor stayed on the cpu")
@@ -407,13 +406,13 @@ class TestToDevice:
 
     def test_plain_tensor_and_plain_values(self):
         x = torch.ones(3)
-        where = call_text(ID + "to_device", (x, META))
+        where = kata_call(x, META)
         check_tensor(tensors.to_device(x, META), where, shape=(3,), device=META)
         for value in (3, "text", None, 2.5):
             got = tensors.to_device(value, META)
             if got is not value:
                 fail(
-                    call_text(ID + "to_device", (value, META)),
+                    kata_call(value, META),
                     f"returned {got!r}, expected the same object back",
                 )
 
@@ -480,7 +479,7 @@ class TestPickDevice:
         cuda, mps = ACCELERATORS[present]
         fake_hardware(monkeypatch, cuda, mps)
         want = "cuda" if cuda else "mps" if mps else "cpu"
-        where = f"{ID}pick_device() with {present} available"
+        where = kata_call() + f" with {present} available"
         got = tensors.pick_device()
         if not isinstance(got, torch.device):
             fail(

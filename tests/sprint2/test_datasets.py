@@ -9,7 +9,6 @@ from torch import Tensor
 from grader import kata, target_module
 from grader.checks import (
     Shown,
-    call_text,
     check_close,
     check_global_rngs,
     check_tensor,
@@ -19,13 +18,13 @@ from grader.checks import (
     global_rngs,
     likely_mistake,
 )
+from tests.kata_helpers import kata_call
 
 datasets = target_module("sprint2.datasets")
-ID = "sprint2.datasets."
 
 
 def _linear_where(n, weight, bias, **kwargs) -> str:
-    return call_text(ID + "LinearDataset", (n, weight, bias), kwargs)
+    return kata_call(n, weight, bias, **kwargs)
 
 
 def _pair(item, where: str) -> tuple[Tensor, Tensor]:
@@ -237,7 +236,7 @@ class TestLinearDataset:
             item = ds[i]
             if not (isinstance(item, tuple | list) and len(item) == 2):
                 fail(f"{where}[{i}]", f"expected a pair (x, y), got {describe(item)}")
-            x, y = _pair(plain[i], call_text(ID + "LinearDataset", (n, 3.0, 1.0)) + f"[{i}]")
+            x, y = _pair(plain[i], kata_call(n, 3.0, 1.0) + f"[{i}]")
             check_close(
                 item[0],
                 10 * x + 3,
@@ -268,7 +267,7 @@ CHARS = sorted(set(TEXT))
 
 
 def _char_where(text, block_size) -> str:
-    return call_text(ID + "CharDataset", (text, block_size))
+    return kata_call(text, block_size)
 
 
 def _ids(text: str) -> list[int]:

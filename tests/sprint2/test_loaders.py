@@ -16,9 +16,9 @@ from grader.checks import (
     fail,
     global_rngs,
 )
+from tests.kata_helpers import kata_call
 
 loaders = target_module("sprint2.loaders")
-ID = "sprint2.loaders."
 
 
 class Numbers(Dataset):
@@ -58,7 +58,7 @@ class WorkerTagged(Numbers):
 
 
 def _loader_where(dataset, batch_size, **kwargs) -> str:
-    return call_text(ID + "make_loader", (dataset, batch_size), kwargs)
+    return kata_call(dataset, batch_size, **kwargs)
 
 
 def _make(dataset, batch_size, where, **kwargs) -> DataLoader:
@@ -238,7 +238,6 @@ class TestMakeLoader:
         _passes(loader, 2, where)
         check_rngs_after_passes(before, where, ds, 4, seed=6)
 
-    @kata("make_loader", timeout=60)  # forks two worker processes
     def test_two_workers_give_the_same_batches(self):
         ds = WorkerTagged(10)
         where = _loader_where(ds, 3, shuffle=True, seed=11, num_workers=2)
@@ -274,11 +273,7 @@ def _seqs(*rows) -> list[Tensor]:
 
 def _collate_where(batch, **kwargs) -> str:
     lengths = ", ".join(str(len(s)) for s, _ in batch)
-    return call_text(
-        ID + "pad_collate",
-        (Shown(f"[{len(batch)} (seq, label) pairs, lengths {lengths}]"),),
-        kwargs,
-    )
+    return kata_call(Shown(f"[{len(batch)} (seq, label) pairs, lengths {lengths}]"), **kwargs)
 
 
 def _pad_oracle(batch, pad_value):
@@ -365,7 +360,7 @@ class TestPadCollate:
     def test_as_a_dataloaders_collate_fn(self):
         data = list(zip(_seqs([1], [2, 3, 4], [5, 6], [7, 8, 9, 10], [11]), [0, 1, 2, 3, 4]))
         where = call_text("DataLoader", (Shown("5 pairs"),), {"batch_size": 2}) + (
-            f", collate_fn={ID}pad_collate"
+            f", collate_fn={kata_call.name}"
         )
         got = list(DataLoader(data, batch_size=2, collate_fn=loaders.pad_collate))
         if len(got) != 3:
@@ -380,7 +375,7 @@ class TestPadCollate:
 
 
 def _split_where(dataset, val_fraction, **kwargs) -> str:
-    return call_text(ID + "split_dataset", (dataset, val_fraction), kwargs)
+    return kata_call(dataset, val_fraction, **kwargs)
 
 
 def _split(dataset, val_fraction, where, **kwargs) -> tuple[list[int], list[int]]:

@@ -20,7 +20,6 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_rng_untouched,
     check_tensor,
@@ -29,10 +28,10 @@ from grader.checks import (
     likely_mistake,
     rng_state,
 )
+from tests.kata_helpers import kata_call
 from tests.sprint2 import mnist_files
 
 transforms = target_module("sprint2.transforms")
-ID = "sprint2.transforms."
 MEAN, STD = 0.1307, 0.3081  # the syllabus's MNIST mean and std
 BLACK, WHITE = -MEAN / STD, (1 - MEAN) / STD  # pixels 0 and 255, normalised
 
@@ -114,7 +113,7 @@ def _check_compose(t, where: str) -> None:
 @kata("eval_transform")
 class TestEvalTransform:
     def test_is_a_compose(self):
-        _check_compose(transforms.eval_transform(), call_text(ID + "eval_transform"))
+        _check_compose(transforms.eval_transform(), kata_call())
 
     @pytest.mark.parametrize(
         "picture",
@@ -122,7 +121,7 @@ class TestEvalTransform:
         ids=["random", "black", "white", "random2"],
     )
     def test_values(self, picture):
-        where = call_text(ID + "eval_transform") + f" applied to {picture}"
+        where = kata_call() + f" applied to {picture}"
         torch.manual_seed(0)  # a random step's values, if any, read the same at every run
         got = _apply(transforms.eval_transform(), picture, where)
         check_close(
@@ -134,7 +133,7 @@ class TestEvalTransform:
         )
 
     def test_black_and_white(self):
-        where = call_text(ID + "eval_transform")
+        where = kata_call()
         t = transforms.eval_transform()
         torch.manual_seed(0)  # a random step's values, if any, read the same at every run
         for picture, value in ((_flat_picture(0), BLACK), (_flat_picture(255), WHITE)):
@@ -154,7 +153,7 @@ class TestEvalTransform:
             )
 
     def test_deterministic(self):
-        where = call_text(ID + "eval_transform") + " applied twice to the same image"
+        where = kata_call() + " applied twice to the same image"
         t = transforms.eval_transform()
         picture = _noise_picture(2)
         before = rng_state()
@@ -194,13 +193,13 @@ def _angles(degrees, draws: int, seed: int, where: str) -> list[float]:
 @kata("train_transform")
 class TestTrainTransform:
     def test_is_a_compose_giving_float32(self):
-        where = call_text(ID + "train_transform")
+        where = kata_call()
         t = transforms.train_transform()
         _check_compose(t, where)
         _apply(t, _noise_picture(3), f"{where} applied to {_noise_picture(3)}")
 
     def test_degrees_zero_is_eval_transform(self):
-        where = call_text(ID + "train_transform", (0.0,))
+        where = kata_call(0.0)
         t = transforms.train_transform(0.0)
         torch.manual_seed(0)  # a random step's values, if any, read the same at every run
         for picture in (_noise_picture(4), _bar_picture(), _flat_picture(255)):
@@ -215,7 +214,7 @@ class TestTrainTransform:
             )
 
     def test_rotation_applied(self):
-        where = call_text(ID + "train_transform", (90.0,)) + f" applied 8 times to {_bar_picture()}"
+        where = kata_call(90.0) + f" applied 8 times to {_bar_picture()}"
         t = transforms.train_transform(90.0)
         torch.manual_seed(0)
         plain = _expected(_bar_picture().pixels)
@@ -230,9 +229,7 @@ class TestTrainTransform:
             )
 
     def test_angles_within_degrees_both_ways(self):
-        where = (
-            call_text(ID + "train_transform", (30.0,)) + f" applied 24 times to {_bar_picture()}"
-        )
+        where = kata_call(30.0) + f" applied 24 times to {_bar_picture()}"
         angles = _angles(30.0, 24, seed=1, where=where)
         shown = ", ".join(f"{a:.0f}" for a in angles)
         if any(not abs(a) <= 30 + ANGLE_TOL for a in angles):
@@ -246,7 +243,7 @@ class TestTrainTransform:
             )
 
     def test_default_degrees_10(self):
-        where = call_text(ID + "train_transform") + f" applied 24 times to {_bar_picture()}"
+        where = kata_call() + f" applied 24 times to {_bar_picture()}"
         angles = _angles(None, 24, seed=2, where=where)
         shown = ", ".join(f"{a:.0f}" for a in angles)
         if any(not abs(a) <= 10 + ANGLE_TOL for a in angles) or max(map(abs, angles)) < 5:
@@ -254,7 +251,7 @@ class TestTrainTransform:
 
     def test_rotation_before_normalize(self):
         picture = _flat_picture(0)
-        where = call_text(ID + "train_transform", (90.0,)) + f" applied to {picture}"
+        where = kata_call(90.0) + f" applied to {picture}"
         t = transforms.train_transform(90.0)
         torch.manual_seed(3)
         for _ in range(4):
@@ -272,7 +269,7 @@ class TestTrainTransform:
 
 
 def _noise_where(*args, **kwargs) -> str:
-    return call_text(ID + "AddGaussianNoise", args, kwargs)
+    return kata_call(*args, **kwargs)
 
 
 def _call(noise, x: Tensor, where: str) -> Tensor:
@@ -403,7 +400,7 @@ class NetworkUsed(AssertionError):
 
 
 def _load_where(root_text: str, **kwargs) -> str:
-    return call_text(ID + "load_mnist", (Shown(root_text),), kwargs)
+    return kata_call(Shown(root_text), **kwargs)
 
 
 class ToPixels:
@@ -436,7 +433,7 @@ class TestLoadMnist:
             def refused(*args, **kwargs):
                 self.network.append(name)
                 raise NetworkUsed(
-                    f"{ID}load_mnist tried to reach the network ({name}): it must never "
+                    f"{kata_call.name} tried to reach the network ({name}): it must never "
                     "download, and check for the files itself"
                 )
 

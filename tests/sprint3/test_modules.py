@@ -2,6 +2,8 @@
 hooks record them in call order, whatever the attributes are named) against a float64
 recomputation; count_trainable against hand-counted models."""
 
+import functools
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -10,23 +12,20 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_tensor,
     describe,
     fail,
     likely_mistake,
 )
+from tests import kata_helpers
+from tests.kata_helpers import F32_TOL, kata_call
 
 modules = target_module("sprint3.modules")
-ID = "sprint3.modules."
-
-# float32 layers of ≤ 16 inputs against float64: ~1e-7 relative a layer.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 
-def seeded(*shape, seed=0, dtype=torch.float32) -> Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+# drawn in the asked dtype itself: the expected values and messages were made from these
+seeded = functools.partial(kata_helpers.seeded, drawn_in=None)
 
 
 def make_mlp(in_features, hidden, out_features, seed=0):
@@ -36,7 +35,7 @@ def make_mlp(in_features, hidden, out_features, seed=0):
 
 
 def mlp_where(in_features, hidden, out_features, x=None) -> str:
-    where = call_text(ID + "MLP", (in_features, hidden, out_features))
+    where = kata_call(in_features, hidden, out_features)
     return where if x is None else f"{where}(x {describe(x)})"
 
 
@@ -113,9 +112,7 @@ SHAPES = [  # in_features, hidden, out_features, input shape
 ]
 
 
-@kata(
-    "MLP",
-)
+@kata("MLP")
 class TestMLP:
     @pytest.mark.parametrize(("n_in", "hidden", "n_out", "shape"), SHAPES)
     def test_output_shape(self, n_in, hidden, n_out, shape):
@@ -144,7 +141,7 @@ class TestMLP:
             out,
             oracle(x, layers).float(),
             where,
-            **TOL,
+            **F32_TOL,
             mistake=likely_mistake(out, slips(x, layers)),
         )
 
@@ -193,7 +190,7 @@ class TestMLP:
                 "copies; a permuted input's memory is not in order",
             )
         layers = check_chain(calls, 32, [6], 2, where)
-        check_close(out, oracle(images, layers).float(), where, **TOL)
+        check_close(out, oracle(images, layers).float(), where, **F32_TOL)
 
     def test_float64(self):
         model = make_mlp(6, [5], 2).double()
@@ -226,7 +223,7 @@ def _count_per_module(model: nn.Module) -> int:
 
 
 def _count(model: nn.Module, text: str, want: int, slips: dict) -> None:
-    where = call_text(ID + "count_trainable", (Shown(text),))
+    where = kata_call(Shown(text))
     got = modules.count_trainable(model)
     if isinstance(got, Tensor):
         fail(

@@ -19,26 +19,18 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_tensor,
     describe,
     fail,
 )
+from tests.kata_helpers import F32_STEPS_TOL, kata_call, seeded_generator
 
 training = target_module("sprint3.training")
-ID = "sprint3.training."
-
-# float32 models against float64 replays of a few small steps: ~1e-7 relative a step.
-LOSS_TOL = {"rtol": 1e-5, "atol": 1e-6}
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def make_data(n: int, seed: int, d: int = 4, c: int = 3) -> tuple[Tensor, Tensor]:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
 
 
@@ -72,7 +64,7 @@ def make_model(seed: int = 0, dropout: float = 0.0, probe: bool = False) -> nn.S
     if probe:
         layers.insert(0, Probe())
     model = nn.Sequential(*layers)
-    g = _gen(seed)
+    g = seeded_generator(seed)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.7)
@@ -157,7 +149,7 @@ def check_float(got, where: str, what: str, hint: str = "") -> float:
 
 
 def check_number(got: float, want: float, where: str, mistake: str = "", tol=None) -> None:
-    tol = tol or LOSS_TOL
+    tol = tol or F32_STEPS_TOL
     if not abs(got - want) <= tol["atol"] + tol["rtol"] * abs(want):
         fail(where, f"got {got:.7g}, expected {want:.7g}", mistake)
 
@@ -165,7 +157,7 @@ def check_number(got: float, want: float, where: str, mistake: str = "", tol=Non
 def check_params(model: nn.Module, want: nn.Module, where: str, mistake: str = "") -> None:
     for (name, p), q in zip(model.named_parameters(), want.parameters()):
         check_close(
-            p.detach().double(), q.detach(), f"{where} → {name}", **LOSS_TOL, mistake=mistake
+            p.detach().double(), q.detach(), f"{where} → {name}", **F32_STEPS_TOL, mistake=mistake
         )
 
 
@@ -174,12 +166,10 @@ def check_params(model: nn.Module, want: nn.Module, where: str, mistake: str = "
 
 def _step_where(model, batch_text: str, lr: float) -> str:
     args = (model_text(model), Shown(batch_text), Shown("nn.CrossEntropyLoss()"))
-    return call_text(ID + "train_step", args, {"optimizer": Shown(f"SGD(lr={lr})")})
+    return kata_call(*args, optimizer=Shown(f"SGD(lr={lr})"))
 
 
-@kata(
-    "train_step",
-)
+@kata("train_step")
 class TestTrainStep:
     def test_returns_the_loss_before_the_step_as_a_float(self):
         model, (x, y) = make_model(1), make_data(6, seed=1)
@@ -301,12 +291,10 @@ def check_eval_result(got, want: dict, where: str, slips: dict | None = None) ->
 
 
 def _eval_where(model, loader: Shown) -> str:
-    return call_text(ID + "evaluate", (model_text(model), loader, Shown("nn.CrossEntropyLoss()")))
+    return kata_call(model_text(model), loader, Shown("nn.CrossEntropyLoss()"))
 
 
-@kata(
-    "evaluate",
-)
+@kata("evaluate")
 class TestEvaluate:
     def test_smaller_last_batch(self):
         model, (x, y) = make_model(10), make_data(10, seed=10)
@@ -417,7 +405,7 @@ def _fit_where(model, epochs, **kwargs) -> str:
         Shown("nn.CrossEntropyLoss()"),
         Shown("SGD(lr=0.2)"),
     )
-    return call_text(ID + "fit", args, {"epochs": epochs, **kwargs})
+    return kata_call(*args, epochs=epochs, **kwargs)
 
 
 def _fit(model, epochs=3, **kwargs):
@@ -451,9 +439,7 @@ def check_history(history, epochs: int, where: str) -> list[dict]:
     return history
 
 
-@kata(
-    "fit",
-)
+@kata("fit")
 class TestFit:
     def test_history_follows_a_reference_loop(self):
         model = make_model(20)
@@ -580,17 +566,10 @@ def _mean_of_batch_means(start, train, lr, batch_size, epoch) -> float:
 
 # --- clip_grad_norm ---------------------------------------------------------------------
 
-CLIP = (  # clip_grad_norm_ last: the decorator its helpers share names a call after it
-    "torch.nn.utils.clip_grad_norm",
-    "torch.nn.utils.get_total_norm",
-    "torch.nn.utils.clip_grads_with_norm_",
-    "torch.nn.utils.clip_grad_norm_",
-)
-
 
 def make_params(grad_scales, seed: int, dtype=torch.float32) -> list[Tensor]:
     """Parameters with random gradients scaled as asked (None: no gradient)."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     shapes = [(3, 4), (4,), (2, 2, 2), (5,)]
     params = []
     for shape, scale in zip(shapes, grad_scales):
@@ -673,13 +652,10 @@ def _before(params) -> list:
 
 
 def _clip_where(params, max_norm) -> str:
-    return call_text(ID + "clip_grad_norm", (params_text(params), max_norm))
+    return kata_call(params_text(params), max_norm)
 
 
-@kata(
-    "clip_grad_norm",
-    forbid=CLIP,
-)
+@kata("clip_grad_norm")
 class TestClipGradNorm:
     def test_clips_when_above(self):
         params = make_params([3.0, 5.0, 1.0, 4.0], seed=30)
@@ -719,14 +695,14 @@ class TestClipGradNorm:
         params = list(model.parameters())
         want_norm, want_grads = torch_clip(params, 0.5)
         before = _before(params)
-        where = call_text(ID + "clip_grad_norm", (Shown("model.parameters()"), 0.5))
+        where = kata_call(Shown("model.parameters()"), 0.5)
         got = training.clip_grad_norm(model.parameters(), 0.5)
         check_clip(params, 0.5, where, got, want_norm, want_grads, before)
 
     def test_one_tensor(self):
         (p,) = make_params([4.0], seed=34)
         want_norm, want_grads = torch_clip([p], 1.0)
-        where = call_text(ID + "clip_grad_norm", (p, 1.0)) + " (one tensor, not a list)"
+        where = kata_call(p, 1.0) + " (one tensor, not a list)"
         before = _before([p])
         got = training.clip_grad_norm(p, 1.0)
         check_clip([p], 1.0, where, got, want_norm, want_grads, before)
@@ -808,7 +784,7 @@ CASES = {  # warmup_steps, max_steps, max_lr, min_lr
 
 
 def _lr_where(step, warmup, max_steps, max_lr, min_lr) -> str:
-    return call_text(ID + "cosine_lr", (step, warmup, max_steps, max_lr, min_lr))
+    return kata_call(step, warmup, max_steps, max_lr, min_lr)
 
 
 def _check_lr(step, warmup, max_steps, max_lr, min_lr, why: str = "") -> None:
@@ -825,9 +801,7 @@ def _check_lr(step, warmup, max_steps, max_lr, min_lr, why: str = "") -> None:
     )
 
 
-@kata(
-    "cosine_lr",
-)
+@kata("cosine_lr")
 class TestCosineLr:
     @pytest.mark.parametrize("case", list(CASES))
     def test_every_step(self, case):

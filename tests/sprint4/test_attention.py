@@ -17,7 +17,6 @@ from grader import kata, target_module
 from grader.checks import (
     Shown,
     Snapshot,
-    call_text,
     check_close,
     check_constants_are_buffers,
     check_global_rngs,
@@ -32,17 +31,9 @@ from grader.checks import (
     needs_cuda,
     plain_tensors,
 )
+from tests.kata_helpers import F32_TOL, kata_call, seeded
 
 attention = target_module("sprint4.attention")
-ID = "sprint4.attention."
-
-# float32 attention over ≤ 32 channels against float64: ~1e-6 relative; 10x margin.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
-
-
-def seeded(*shape, seed=0, scale=1.0, dtype=torch.float32) -> Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
 
 
 def random_mask(*shape, seed=0) -> Tensor:
@@ -144,7 +135,7 @@ def run(model: nn.Module, x: Tensor, where: str) -> Tensor:
 class TestCausalMask:
     @pytest.mark.parametrize("T", [5, 8, 2, 1])
     def test_values(self, T):
-        where = call_text(ID + "causal_mask", (T,))
+        where = kata_call(T)
         got = attention.causal_mask(T)
         want = torch.ones(T, T, dtype=torch.bool).tril()
         check_tensor(got, where, shape=(T, T))
@@ -168,7 +159,7 @@ class TestCausalMask:
 
     def test_device(self):
         # the meta device would prove more, but its first use costs ~3 s here
-        where = call_text(ID + "causal_mask", (4,), {"device": "cpu"})
+        where = kata_call(4, device="cpu")
         got = attention.causal_mask(4, device="cpu")
         check_tensor(got, where, shape=(4, 4), dtype=torch.bool)
         check_close(got, torch.ones(4, 4, dtype=torch.bool).tril(), where)
@@ -182,7 +173,7 @@ class TestCausalMask:
 
     @needs_cuda
     def test_device_cuda(self):
-        where = call_text(ID + "causal_mask", (4,), {"device": "cuda"})
+        where = kata_call(4, device="cuda")
         got = attention.causal_mask(4, device=torch.device("cuda"))
         check_tensor(got, where, shape=(4, 4), dtype=torch.bool)
         if got.device.type != "cuda":
@@ -196,35 +187,25 @@ class TestCausalMask:
     def test_rng_untouched(self):
         before = global_rngs()
         attention.causal_mask(6)
-        check_global_rngs(before, call_text(ID + "causal_mask", (6,)))
+        check_global_rngs(before, kata_call(6))
 
 
 # --- scaled_dot_product_attention --------------------------------------------------------
 
-SDPA = (
-    "torch.nn.functional.scaled_dot_product_attention",
-    "torch._scaled_dot_product_attention_math",
-    "torch.nn.functional.multi_head_attention_forward",
-    "torch.nn.MultiheadAttention.forward",
-)
-
 
 def check_sdpa(q, k, v, mask=None, extra=""):
     args = (q, k, v) if mask is None else (q, k, v, mask)
-    where = call_text(ID + "scaled_dot_product_attention", args) + extra
+    where = kata_call(*args) + extra
     want = sdpa64(q, k, v, mask).to(q.dtype)
     slips = sdpa_slips(q, k, v, mask)
     snap = Snapshot(q=q, k=k, v=v) if mask is None else Snapshot(q=q, k=k, v=v, mask=mask)
     got = call(lambda: attention.scaled_dot_product_attention(*args), where)
     snap.check(where)
-    check_close(got, want, where, **TOL, mistake=likely_mistake(got, slips))
+    check_close(got, want, where, **F32_TOL, mistake=likely_mistake(got, slips))
     return got
 
 
-@kata(
-    "scaled_dot_product_attention",
-    forbid=SDPA,
-)
+@kata("scaled_dot_product_attention")
 class TestScaledDotProductAttention:
     def test_no_mask(self):
         check_sdpa(
@@ -263,7 +244,7 @@ class TestScaledDotProductAttention:
         mask = torch.ones(6, 6, dtype=torch.bool).tril()
         got = check_sdpa(q, k, v, mask, " with a causal (T, T) mask")
         want = sdpa64(q, k, v, is_causal=True).float()
-        check_close(got, want, "causal attention", **TOL)
+        check_close(got, want, "causal attention", **F32_TOL)
 
     def test_masked_keys_get_no_weight(self):
         # a masked key's value is huge: any weight left on it shows at once
@@ -276,7 +257,7 @@ class TestScaledDotProductAttention:
 
     def test_float64(self):
         q, k, v = (seeded(2, 4, 3, seed=s, dtype=torch.float64) for s in (21, 22, 23))
-        where = call_text(ID + "scaled_dot_product_attention", (q, k, v))
+        where = kata_call(q, k, v)
         got = attention.scaled_dot_product_attention(q, k, v)
         check_close(got, sdpa64(q, k, v), where, rtol=1e-10, atol=1e-12)
 
@@ -284,9 +265,7 @@ class TestScaledDotProductAttention:
         q, k, v = (seeded(2, 4, 3, seed=s, dtype=torch.float64) for s in (24, 25, 26))
         mask = random_mask(4, 4, seed=27)
         leaves = [t.clone().requires_grad_() for t in (q, k, v)]
-        where = (
-            call_text(ID + "scaled_dot_product_attention", (*leaves, mask)) + ".sum().backward()"
-        )
+        where = kata_call(*leaves, mask) + ".sum().backward()"
         r = seeded(2, 4, 3, seed=28, dtype=torch.float64)
         got = call(lambda: attention.scaled_dot_product_attention(*leaves, mask), where)
         if not isinstance(got, Tensor) or not got.requires_grad:
@@ -301,7 +280,7 @@ class TestScaledDotProductAttention:
         q, k, v = (seeded(2, 4, 3, seed=s) for s in (29, 30, 31))
         before = global_rngs()
         attention.scaled_dot_product_attention(q, k, v)
-        check_global_rngs(before, call_text(ID + "scaled_dot_product_attention", (q, k, v)))
+        check_global_rngs(before, kata_call(q, k, v))
 
 
 # --- the modules --------------------------------------------------------------------------
@@ -413,7 +392,7 @@ def check_dropout_modes(make, x: Tensor, oracle, where: str) -> None:
         atol=0,
         mistake=EVAL_DROPOUT,
     )
-    check_close(e1, oracle(model, x).float(), where + " in eval mode", **TOL)
+    check_close(e1, oracle(model, x).float(), where + " in eval mode", **F32_TOL)
     model.train()
     with torch.no_grad():
         t = model(x)
@@ -446,7 +425,7 @@ def check_follows_double(model: nn.Module, x: Tensor, oracle, where: str) -> Non
     check_close(out, oracle(model, x), where, rtol=1e-10, atol=1e-12)
 
 
-def check_follows_device(make, x: Tensor, oracle, where: str, device: str, tol=TOL) -> None:
+def check_follows_device(make, x: Tensor, oracle, where: str, device: str, tol=F32_TOL) -> None:
     """make() works on `device`: on "meta" (every machine has it, shapes and no data),
     every tensor it holds moves there and, run on the CPU, its forward makes no tensor on
     the default device that it then mixes with the input's; elsewhere it runs there and
@@ -492,12 +471,10 @@ def make_head(n_embd=16, head_size=8, block_size=8, dropout=0.0):
     return attention.AttentionHead(n_embd, head_size, block_size, dropout)
 
 
-@kata(
-    "AttentionHead",
-)
+@kata("AttentionHead")
 class TestAttentionHead:
     def where(self, x=None, dropout=0.0):
-        w = call_text(ID + "AttentionHead", (16, 8, 8), {"dropout": dropout} if dropout else {})
+        w = kata_call(16, 8, 8, **({"dropout": dropout} if dropout else {}))
         return w if x is None else f"{w}(x {describe(x)})"
 
     def test_layers(self):
@@ -518,7 +495,7 @@ class TestAttentionHead:
             out,
             head_oracle(head, x).float(),
             where,
-            **TOL,
+            **F32_TOL,
             mistake=likely_mistake(out, head_slips(head, x, 16)),
         )
 
@@ -534,7 +511,7 @@ class TestAttentionHead:
         before = global_rngs()
         out = run(head, x, where)
         check_global_rngs(before, where + " (dropout=0.0 draws no random numbers)")
-        check_close(out, head_oracle(head, x).float(), where, **TOL)
+        check_close(out, head_oracle(head, x).float(), where, **F32_TOL)
 
     def test_dropout_train_vs_eval(self):
         x = seeded(2, 8, 16, seed=8)
@@ -625,9 +602,7 @@ def make_mha(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True):
     return attention.MultiHeadAttention(n_embd, n_head, block_size, dropout, bias)
 
 
-@kata(
-    "MultiHeadAttention",
-)
+@kata("MultiHeadAttention")
 class TestMultiHeadAttention:
     def where(self, x=None, n_head=4, dropout=0.0, bias=True):
         kwargs = {}
@@ -635,7 +610,7 @@ class TestMultiHeadAttention:
             kwargs["dropout"] = dropout
         if not bias:
             kwargs["bias"] = False
-        w = call_text(ID + "MultiHeadAttention", (16, n_head, 8), kwargs)
+        w = kata_call(16, n_head, 8, **kwargs)
         return w if x is None else f"{w}(x {describe(x)})"
 
     @pytest.mark.parametrize("bias", [True, False])
@@ -662,7 +637,7 @@ class TestMultiHeadAttention:
             out,
             mha_oracle(mha, x, n_head).float(),
             where,
-            **TOL,
+            **F32_TOL,
             mistake=likely_mistake(out, mha_slips(mha, x, n_head)),
         )
 
@@ -678,7 +653,7 @@ class TestMultiHeadAttention:
         before = global_rngs()
         out = run(mha, x, where)
         check_global_rngs(before, where + " (dropout=0.0 draws no random numbers)")
-        check_close(out, mha_oracle(mha, x, 4).float(), where, **TOL)
+        check_close(out, mha_oracle(mha, x, 4).float(), where, **F32_TOL)
 
     def test_dropout_train_vs_eval(self):
         x = seeded(2, 8, 16, seed=8)
@@ -697,7 +672,7 @@ class TestMultiHeadAttention:
         expect_raises(
             ValueError,
             build,
-            call_text(ID + "MultiHeadAttention", (16, 5, 8)),
+            kata_call(16, 5, 8),
             "16 channels do not split into 5 heads of equal size",
             "no check in __init__ that n_head divides n_embd (or one made with assert, which "
             "raises AssertionError)",

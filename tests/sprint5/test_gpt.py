@@ -23,7 +23,6 @@ from torch import Tensor, nn
 from grader import kata, target_module
 from grader.checks import (
     Shown,
-    call_text,
     check_close,
     check_constants_are_buffers,
     check_global_rngs,
@@ -37,13 +36,10 @@ from grader.checks import (
     needs_cuda,
     plain_tensors,
 )
+from tests.kata_helpers import F32_TOL, kata_call
 
 gpt = target_module("sprint5.gpt")
-ID = "sprint5.gpt."
 
-# float32 forward of ≤ 2 blocks, C 32, recomputed from the same modules in float32 with
-# another route for the head and ln_f: ~1e-6 relative; 10x margin.
-TOL = {"rtol": 1e-5, "atol": 1e-5}
 SMALL = {"block_size": 8, "vocab_size": 24, "n_layer": 2, "n_head": 2, "n_embd": 16}
 
 
@@ -87,7 +83,7 @@ def tokens(B, T, vocab=24, seed=0) -> Tensor:
 
 
 def where_model(kw=None) -> str:
-    return call_text(ID + "GPT", ("GPTConfig",), kw or SMALL)
+    return kata_call("GPTConfig", **(kw or SMALL))
 
 
 def forward_oracle(model, idx: Tensor) -> Tensor:
@@ -119,7 +115,7 @@ DEFAULTS = {
 class TestGPTConfig:
     def test_defaults(self):
         cfg = gpt.GPTConfig()
-        where = call_text(ID + "GPTConfig")
+        where = kata_call()
         if not dataclasses.is_dataclass(cfg):
             fail(
                 where,
@@ -135,7 +131,7 @@ class TestGPTConfig:
         cfg = gpt.GPTConfig(block_size=16, vocab_size=50, n_layer=2, n_head=2, n_embd=32)
         got = (cfg.block_size, cfg.vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.bias)
         if got != (16, 50, 2, 2, 32, True):
-            fail(call_text(ID + "GPTConfig", (), {"block_size": 16}), f"fields are {got}")
+            fail(kata_call(block_size=16), f"fields are {got}")
 
     def test_n_embd_not_divisible(self):
         def build():
@@ -145,7 +141,7 @@ class TestGPTConfig:
         expect_raises(
             ValueError,
             build,
-            call_text(ID + "GPTConfig", (), {"n_head": 5, "n_embd": 32}),
+            kata_call(n_head=5, n_embd=32),
             "32 channels do not split into 5 heads of equal size",
             "no check in __post_init__ that n_head divides n_embd (or one made with assert, "
             "which raises AssertionError)",
@@ -155,9 +151,7 @@ class TestGPTConfig:
 # --- GPT --------------------------------------------------------------------------------------
 
 
-@kata(
-    "GPT",
-)
+@kata("GPT")
 class TestGPT:
     def test_parts(self):
         torch.manual_seed(0)
@@ -253,7 +247,7 @@ class TestGPT:
             logits,
             want,
             where + ": the logits from wte and wpe, the blocks, ln_f and the tied head",
-            **TOL,
+            **F32_TOL,
             mistake="ln_f not applied after the last block, the position embeddings missing "
             "or taken at the wrong positions, or lm_head not tied to wte",
         )
@@ -297,7 +291,7 @@ class TestGPT:
         b[:, 5:] = (b[:, 5:] + 1) % 24
         with torch.no_grad():
             la, lb = model(a)[0][:, :5], model(b)[0][:, :5]
-        check_close(lb, la, where_model() + ": logits[:, :5] after changing idx[:, 5:]", **TOL)
+        check_close(lb, la, where_model() + ": logits[:, :5] after changing idx[:, 5:]", **F32_TOL)
 
     def test_dropout_train_vs_eval(self):
         model = make_model(seed=9, dropout=0.5)
@@ -350,7 +344,7 @@ class TestGPT:
                 f"logits on {logits.device}, loss on {loss.device}, expected both on cuda",
                 "a tensor made in forward on the default device (cpu) rather than on idx's",
             )
-        check_close(logits.cpu(), want, where + " logits", **TOL)
+        check_close(logits.cpu(), want, where + " logits", **F32_TOL)
 
     # --- generate ---
 
@@ -387,7 +381,7 @@ class TestGPT:
         """cause, unless the model's own logits already differ from its parts': then that."""
         idx = idx[:, -8:]
         with torch.no_grad():
-            agree = torch.allclose(model(idx)[0], forward_oracle(model, idx), **TOL)
+            agree = torch.allclose(model(idx)[0], forward_oracle(model, idx), **F32_TOL)
         return (
             cause
             if agree
@@ -402,7 +396,7 @@ class TestGPT:
         model = make_model(seed=11)
         idx = tokens(2, T, seed=12)
         kw = {"temperature": temperature, "top_k": top_k}
-        where = call_text(ID + "GPT.generate", (idx, 6), {**kw, "generator": "seed 5"})
+        where = kata_call.then(".generate")(idx, 6, **kw, generator="seed 5")
         got = self.generate(model, where, idx, 6, **kw, generator=torch.Generator().manual_seed(5))
         check_tensor(got, where, shape=(2, T + 6), dtype=torch.int64)
         want = self.oracle_generate(model, idx, 6, temperature, top_k, seed=5)
@@ -424,7 +418,7 @@ class TestGPT:
         # idx longer than block_size: each step must feed the last 8 tokens
         model = make_model(seed=13)
         idx = tokens(2, 11, seed=14)
-        where = call_text(ID + "GPT.generate", (idx, 5), {"top_k": 1})
+        where = kata_call.then(".generate")(idx, 5, top_k=1)
         got = self.generate(
             model, where, idx, 5, top_k=1, generator=torch.Generator().manual_seed(0)
         )
@@ -448,7 +442,7 @@ class TestGPT:
         hook = model.lm_head.register_forward_hook(
             lambda *_: grad_modes.append(torch.is_grad_enabled())
         )
-        where = call_text(ID + "GPT.generate", (idx, 6), {"generator": "seed 3"})
+        where = kata_call.then(".generate")(idx, 6, generator="seed 3")
         before = global_rngs()
         try:
             a = self.generate(model, where, idx, 6, generator=torch.Generator().manual_seed(3))
@@ -477,7 +471,7 @@ class TestGPT:
         model = make_model(seed=0, randomize=False)
         total = sum(p.numel() for p in model.parameters())  # the tied weight once
         wpe = 8 * 16
-        where = call_text(ID + "GPT.num_params")
+        where = kata_call.then(".num_params")()
         got = model.num_params()
         if got != total - wpe:
             fail(where, f"got {got}, expected {total - wpe} (all parameters once, less wpe)")
@@ -491,7 +485,7 @@ class TestGPT:
 
     def test_configure_optimizers(self):
         model = make_model(seed=0, randomize=False)
-        where = call_text(ID + "GPT.configure_optimizers", (0.1, 3e-4, (0.9, 0.95)))
+        where = kata_call.then(".configure_optimizers")(0.1, 3e-4, (0.9, 0.95))
         opt = model.configure_optimizers(0.1, 3e-4, (0.9, 0.95))
         if not isinstance(opt, torch.optim.AdamW):
             fail(where, f"returned {describe(opt)}, expected a torch.optim.AdamW")
@@ -591,7 +585,7 @@ def _unless_not_started():
     try:
         gpt.load_gpt2_weights(None, None)
     except NotImplementedError as exc:
-        if str(exc) == ID + "load_gpt2_weights":
+        if str(exc) == kata_call.name:
             raise
     except Exception:
         pass  # a real implementation fails on these probe arguments: fine
@@ -682,10 +676,7 @@ def hf_model():
     return TinyGPT2.cached()
 
 
-@kata(
-    "load_gpt2_weights",
-    timeout=120,
-)
+@kata("load_gpt2_weights")
 class TestLoadGPT2Weights:
     def load(self, hf):
         torch.manual_seed(0)
@@ -696,7 +687,7 @@ class TestLoadGPT2Weights:
 
     def test_same_logits(self, hf_model):
         model = self.load(hf_model)
-        where = call_text(ID + "load_gpt2_weights", ("GPT(tiny)", "GPT2LMHeadModel(tiny)"))
+        where = kata_call("GPT(tiny)", "GPT2LMHeadModel(tiny)")
         with torch.no_grad():
             got = model(SAME_LOGITS_IDX)
         check_close(
@@ -711,7 +702,7 @@ class TestLoadGPT2Weights:
 
     def test_every_weight_and_the_tie(self, hf_model):
         model = self.load(hf_model)
-        where = call_text(ID + "load_gpt2_weights", ("GPT(tiny)", "GPT2LMHeadModel(tiny)"))
+        where = kata_call("GPT(tiny)", "GPT2LMHeadModel(tiny)")
         hf = hf_model.state_dict()
         tr = model.transformer
         if model.lm_head.weight is not tr.wte.weight:

@@ -8,10 +8,10 @@ accents, CJK, emoji and the empty string, on a tokenizer trained on other text.
 """
 
 from grader import kata, target_module
-from grader.checks import call_text, check_global_rngs, expect_raises, fail, global_rngs
+from grader.checks import check_global_rngs, expect_raises, fail, global_rngs
+from tests.kata_helpers import kata_call
 
 tokenizer = target_module("sprint5.tokenizer")
-ID = "sprint5.tokenizer."
 
 
 def error_of(call) -> Exception | None:
@@ -48,14 +48,12 @@ def text_call(call, where: str):
 # --- CharTokenizer ----------------------------------------------------------------------------
 
 
-@kata(
-    "CharTokenizer",
-)
+@kata("CharTokenizer")
 class TestCharTokenizer:
     TEXT = "hello world, hi!"
 
     def test_ids_follow_sorted_characters(self):
-        where = call_text(ID + "CharTokenizer.from_text", (self.TEXT,))
+        where = kata_call.then(".from_text")(self.TEXT)
         tok = tokenizer.CharTokenizer.from_text(self.TEXT)
         chars = sorted(set(self.TEXT))  # [' ', '!', ',', 'd', 'e', 'h', 'i', 'l', 'o', 'r', 'w']
         if tok.vocab_size != len(chars):
@@ -73,7 +71,7 @@ class TestCharTokenizer:
     def test_order_of_input_does_not_matter(self):
         a = tokenizer.CharTokenizer("zyxcba")
         b = tokenizer.CharTokenizer(["a", "b", "c", "x", "y", "z", "a"])
-        where = call_text(ID + "CharTokenizer", ("zyxcba",))
+        where = kata_call("zyxcba")
         got = a.encode("abcxyz")
         if got != [0, 1, 2, 3, 4, 5]:
             fail(
@@ -82,7 +80,7 @@ class TestCharTokenizer:
                 "ids in order of first appearance (or of a set's iteration), not of the sorted "
                 "characters",
             )
-        where = call_text(ID + "CharTokenizer", (list("abcxyza"),))
+        where = kata_call(list("abcxyza"))
         if b.vocab_size != 6:
             fail(
                 where,
@@ -101,7 +99,7 @@ class TestCharTokenizer:
         tok = tokenizer.CharTokenizer.from_text(self.TEXT + "é✓")
         for s in ["hello", "", "é✓ world!", "  "]:
             ids = tok.encode(s)
-            where = call_text(ID + "CharTokenizer.encode", (s,))
+            where = kata_call.then(".encode")(s)
             if not isinstance(ids, list) or not all(type(i) is int for i in ids):
                 fail(where, f"expected a list of ints, got {ids!r}")
             back = tok.decode(ids)
@@ -110,7 +108,7 @@ class TestCharTokenizer:
 
     def test_unknown_character(self):
         tok = tokenizer.CharTokenizer("abc")
-        where = call_text(ID + "CharTokenizer('abc').encode", ("abz",))
+        where = kata_call.then("('abc').encode")("abz")
         raised = error_of(lambda: tok.encode("abz"))
         expect_raises(
             ValueError,
@@ -144,19 +142,17 @@ SAMPLES = [
 
 def trained(text, vocab_size):
     tok = tokenizer.BPETokenizer()
-    where = call_text(ID + "BPETokenizer().train", (text, vocab_size))
+    where = kata_call.then("().train")(text, vocab_size)
     text_call(lambda: tok.train(text, vocab_size), where)
     return tok
 
 
-@kata(
-    "BPETokenizer",
-)
+@kata("BPETokenizer")
 class TestBPETokenizer:
     def test_untrained_is_bytes(self):
         tok = tokenizer.BPETokenizer()
         s = "héllo 🙂"
-        where = call_text(ID + "BPETokenizer().encode", (s,))
+        where = kata_call.then("().encode")(s)
         if tok.vocab_size != 256:
             fail(where, f"vocab_size is {tok.vocab_size}, expected 256 before training")
         got = text_call(lambda: tok.encode(s), where)
@@ -170,7 +166,7 @@ class TestBPETokenizer:
 
     def test_vocab_size_256_no_merges(self):
         tok = trained(WIKI, 256)
-        where = call_text(ID + "BPETokenizer.train", (WIKI, 256))
+        where = kata_call.then(".train")(WIKI, 256)
         if dict(tok.merges) != {} or tok.vocab_size != 256:
             fail(where, f"merges {tok.merges}, vocab_size {tok.vocab_size}: expected none, 256")
         if tok.encode(WIKI) != list(WIKI.encode()):
@@ -178,7 +174,7 @@ class TestBPETokenizer:
 
     def test_merges_by_hand(self):
         tok = trained(WIKI, 260)
-        where = call_text(ID + "BPETokenizer.train", (WIKI, 260))
+        where = kata_call.then(".train")(WIKI, 260)
         got = dict(tok.merges)
         if list(got.items()) != list(WIKI_MERGES.items()):
             hint = ""
@@ -199,7 +195,7 @@ class TestBPETokenizer:
             got = tok.encode(s)
             if got != want:
                 fail(
-                    call_text(ID + "BPETokenizer.train(WIKI, 260); encode", (s,)),
+                    kata_call.then(".train(WIKI, 260); encode")(s),
                     f"got {got}, expected {want}",
                     "the merges applied in another order than training learnt them (the "
                     "newest first, say)",
@@ -207,7 +203,7 @@ class TestBPETokenizer:
 
     def test_overlapping_pairs(self):
         tok = trained("aaaa", 300)
-        where = call_text(ID + "BPETokenizer.train", ("aaaa", 300))
+        where = kata_call.then(".train")("aaaa", 300)
         want = {(97, 97): 256, (256, 256): 257}
         if dict(tok.merges) != want:
             fail(
@@ -220,7 +216,7 @@ class TestBPETokenizer:
             got = tok.encode(s)
             if got != ids or tok.decode(got) != s:
                 fail(
-                    call_text(ID + "BPETokenizer.train('aaaa', 300); encode", (s,)),
+                    kata_call.then(".train('aaaa', 300); encode")(s),
                     f"got {got} decoding to {tok.decode(got)!r}, expected {ids}",
                     "overlapping pairs merged: after a merge the scan steps one id on "
                     "instead of past the pair",
@@ -231,12 +227,12 @@ class TestBPETokenizer:
         tok = trained(text, 280)
         if tok.vocab_size != 280 or sorted(tok.merges.values()) != list(range(256, 280)):
             fail(
-                call_text(ID + "BPETokenizer.train", ("the cat…", 280)),
+                kata_call.then(".train")("the cat…", 280),
                 f"vocab_size {tok.vocab_size}, merge ids {sorted(tok.merges.values())[:5]}…: "
                 "expected 280 and ids 256 … 279",
             )
         for s in [*SAMPLES, text, "the cat 😺 𝔘𝔫𝔦"]:
-            where = call_text(ID + "BPETokenizer.encode", (s,))
+            where = kata_call.then(".encode")(s)
             ids = text_call(lambda s=s: tok.encode(s), where)
             if not isinstance(ids, list) or not all(type(i) is int for i in ids):
                 fail(where, f"expected a list of ints, got {ids!r}")
@@ -250,7 +246,7 @@ class TestBPETokenizer:
                 )
         if len(tok.encode(text)) >= len(text.encode()) // 2:
             fail(
-                call_text(ID + "BPETokenizer.encode", (text,)),
+                kata_call.then(".encode")(text),
                 f"the training text's {len(text.encode())} bytes encode to "
                 f"{len(tok.encode(text))} ids, expected fewer than half as many",
                 "the merges not applied in encode, or applied in another order than training "
@@ -259,7 +255,7 @@ class TestBPETokenizer:
 
     def test_decode_invalid_utf8_replaces(self):
         tok = tokenizer.BPETokenizer()
-        where = call_text(ID + "BPETokenizer().decode", ([104, 255, 105],))
+        where = kata_call.then("().decode")([104, 255, 105])
         got = text_call(lambda: tok.decode([104, 255, 105]), where)
         if got != "h\ufffdi":
             fail(
@@ -272,7 +268,7 @@ class TestBPETokenizer:
         tok = trained("ab", 300)
         if tok.vocab_size != 257 or dict(tok.merges) != {(97, 98): 256}:
             fail(
-                call_text(ID + "BPETokenizer.train", ("ab", 300)),
+                kata_call.then(".train")("ab", 300),
                 f"merges {dict(tok.merges)}, vocab_size {tok.vocab_size}: expected one "
                 "merge, then stop (no pairs left)",
             )
@@ -284,7 +280,7 @@ class TestBPETokenizer:
         expect_raises(
             ValueError,
             train,
-            call_text(ID + "BPETokenizer().train", ("abc", 100)),
+            kata_call.then("().train")("abc", 100),
             "a vocabulary of 100 cannot hold the 256 byte ids",
             "no check that vocab_size is at least 256: training then makes no merges and "
             "returns quietly"
@@ -295,4 +291,4 @@ class TestBPETokenizer:
     def test_rng_untouched(self):
         before = global_rngs()
         trained(WIKI, 260).encode(WIKI)
-        check_global_rngs(before, call_text(ID + "BPETokenizer.train", (WIKI, 260)))
+        check_global_rngs(before, kata_call.then(".train")(WIKI, 260))

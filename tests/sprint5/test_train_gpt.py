@@ -16,7 +16,6 @@ from torch import Tensor, nn
 
 from grader import kata, target_module
 from grader.checks import (
-    call_text,
     check_close,
     check_global_rngs,
     check_tensor,
@@ -25,22 +24,16 @@ from grader.checks import (
     fail,
     global_rngs,
 )
+from tests.kata_helpers import kata_call, seeded_generator
 from tests.sprint3.optim_oracle import TorchAdamW
 
 train_gpt = target_module("sprint5.train_gpt")
-ID = "sprint5.train_gpt."
-
-
-def seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --- get_batch --------------------------------------------------------------------------------
 
 
-@kata(
-    "get_batch",
-)
+@kata("get_batch")
 class TestGetBatch:
     @staticmethod
     def batch(data, block_size, batch_size, generator):
@@ -51,7 +44,7 @@ class TestGetBatch:
             if "size" not in str(exc) and "out of" not in str(exc):
                 raise
             fail(
-                call_text(ID + "get_batch", (data, block_size, batch_size)),
+                kata_call(data, block_size, batch_size),
                 f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}",
                 "the starts are drawn from a range one too long: the last start leaves y a "
                 "token short",
@@ -59,8 +52,8 @@ class TestGetBatch:
 
     def test_windows(self):
         data = torch.arange(100, 140)  # value − 100 = position
-        where = call_text(ID + "get_batch", (data, 6, 5), {"generator": "seed 0"})
-        x, y = train_gpt.get_batch(data, 6, 5, generator=seeded(0))
+        where = kata_call(data, 6, 5, generator="seed 0")
+        x, y = train_gpt.get_batch(data, 6, 5, generator=seeded_generator(0))
         check_tensor(x, where + " x", shape=(5, 6), dtype=torch.int64)
         check_tensor(y, where + " y", shape=(5, 6), dtype=torch.int64)
         starts = x[:, :1] - 100
@@ -78,12 +71,12 @@ class TestGetBatch:
         # N = T + 3: the starts 0, 1, 2 are the only ones that fit (x and y inside the data)
         data = torch.arange(9)
         seen: set[int] = set()
-        g = seeded(1)
+        g = seeded_generator(1)
         for _ in range(20):
             x, y = self.batch(data, 6, 16, g)
-            check_tensor(y, call_text(ID + "get_batch", (data, 6, 16)) + " y", shape=(16, 6))
+            check_tensor(y, kata_call(data, 6, 16) + " y", shape=(16, 6))
             seen.update(x[:, 0].tolist())
-        where = call_text(ID + "get_batch", (data, 6, 16)) + ", 20 draws"
+        where = kata_call(data, 6, 16) + ", 20 draws"
         if not seen <= {0, 1, 2}:
             fail(where, f"windows start at {sorted(seen)}: only 0, 1, 2 fit (y needs s + 6 < 9)")
         if seen != {0, 1, 2}:
@@ -97,9 +90,9 @@ class TestGetBatch:
     def test_generator(self):
         data = torch.arange(50)
         before = global_rngs()
-        a = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
-        b = train_gpt.get_batch(data, 4, 8, generator=seeded(2))
-        where = call_text(ID + "get_batch", (data, 4, 8), {"generator": "seed 2"})
+        a = train_gpt.get_batch(data, 4, 8, generator=seeded_generator(2))
+        b = train_gpt.get_batch(data, 4, 8, generator=seeded_generator(2))
+        where = kata_call(data, 4, 8, generator="seed 2")
         check_global_rngs(before, where)
         check_close(
             b[0],
@@ -107,7 +100,7 @@ class TestGetBatch:
             where + " twice with the same seed",
             mistake="the starts are not drawn with the generator given",
         )
-        c = train_gpt.get_batch(data, 4, 8, generator=seeded(3))
+        c = train_gpt.get_batch(data, 4, 8, generator=seeded_generator(3))
         if torch.equal(c[0], a[0]):
             fail(where, "seeds 2 and 3 give the same batch: are the starts random?")
 
@@ -115,8 +108,8 @@ class TestGetBatch:
         data = torch.arange(6)
         expect_raises(
             ValueError,
-            lambda: train_gpt.get_batch(data, 6, 2, generator=seeded(0)),
-            call_text(ID + "get_batch", (data, 6, 2)),
+            lambda: train_gpt.get_batch(data, 6, 2, generator=seeded_generator(0)),
+            kata_call(data, 6, 2),
             "6 tokens cannot hold x and y of block_size 6 (y ends one token after x)",
             "no length check before the starts are drawn, or one that lets N = block_size through",
         )
@@ -132,7 +125,7 @@ class Recorder(nn.Module):
 
     def __init__(self, scale=1.0, seed=0):
         super().__init__()
-        g = seeded(seed)
+        g = seeded_generator(seed)
         self.table = nn.Parameter(torch.randn(self.V, self.V, generator=g) * scale)
         self.bias = nn.Parameter(torch.zeros(self.V))
         self.calls: list[tuple[bool, bool, Tensor, float]] = []  # training, grad, x, loss
@@ -174,20 +167,16 @@ def sequence(n: int, offset: int = 0) -> Tensor:
 # --- estimate_loss ----------------------------------------------------------------------------
 
 
-@kata(
-    "estimate_loss",
-)
+@kata("estimate_loss")
 class TestEstimateLoss:
     SPLITS: ClassVar = {"train": torch.arange(0, 30), "val": torch.arange(100, 130)}
 
     def run(self, model, seed=0, eval_iters=5):
-        where = call_text(
-            ID + "estimate_loss",
-            ("model", {k: Tensor for k in self.SPLITS}, 4, 3, eval_iters),
-            {"generator": f"seed {seed}"},
+        where = kata_call(
+            "model", {k: Tensor for k in self.SPLITS}, 4, 3, eval_iters, generator=f"seed {seed}"
         )
         return where, train_gpt.estimate_loss(
-            model, self.SPLITS, 4, 3, eval_iters, generator=seeded(seed)
+            model, self.SPLITS, 4, 3, eval_iters, generator=seeded_generator(seed)
         )
 
     class Echo(Recorder):
@@ -284,16 +273,18 @@ SCHEDULE = {
 }
 
 
-@kata(
-    "train",
-    timeout=60,
-)
+@kata("train")
 class TestTrain:
     def test_schedule_clipping_and_history(self, capsys):
         model = Recorder(scale=3.0)
-        where = call_text(ID + "train", ("Recorder", "train_data", "val_data"), SCHEDULE)
+        where = kata_call("Recorder", "train_data", "val_data", **SCHEDULE)
         history = train_gpt.train(
-            model, sequence(60), sequence(30, 3), **SCHEDULE, generator=seeded(0), progress=False
+            model,
+            sequence(60),
+            sequence(30, 3),
+            **SCHEDULE,
+            generator=seeded_generator(0),
+            progress=False,
         )
         printed = capsys.readouterr()
         if printed.out or printed.err:
@@ -364,13 +355,13 @@ class TestTrain:
             "eval_iters": 4,
             "progress": False,
         }
-        where = call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw)
+        where = kata_call("Recorder", "train_data", "val_data", **kw)
         before = global_rngs()
         runs = []
         for _ in range(2):
             model = Recorder()
             history = train_gpt.train(
-                model, sequence(80), sequence(40, 5), **kw, generator=seeded(7)
+                model, sequence(80), sequence(40, 5), **kw, generator=seeded_generator(7)
             )
             runs.append(history)
         check_global_rngs(before, where + " with a generator")
@@ -387,11 +378,11 @@ class TestTrain:
 
     def test_progress_bar(self, capsys):
         kw = dict(SCHEDULE, max_iters=2, eval_interval=2)
-        train_gpt.train(Recorder(), sequence(60), sequence(30), **kw, generator=seeded(0))
+        train_gpt.train(Recorder(), sequence(60), sequence(30), **kw, generator=seeded_generator(0))
         printed = capsys.readouterr()
         if not printed.err and not printed.out:
             fail(
-                call_text(ID + "train", ("Recorder", "train_data", "val_data"), kw),
+                kata_call("Recorder", "train_data", "val_data", **kw),
                 "nothing printed with progress=True (the default)",
                 "no tqdm bar around the loop, or one disabled whatever progress says",
             )

@@ -69,26 +69,17 @@ def katas(sprint: str, root: Path = ROOT) -> list[Kata]:
     return found
 
 
-def kata(name: str, *, timeout: float | None = None, forbid=()):
+def kata(name: str):
     """Mark a test class or function as grading one kata of the module under test.
 
     The full id comes from the test file: `tests/sprint1/test_tensors.py` with
     `@kata("split_heads")` grades `sprint1.tensors.split_heads`. Everything else about
-    the kata lives in the sprint's `katas.toml` (see `info`), its time limit and the
-    calls it forbids included. `timeout` and `forbid` are still taken here, for one test
-    (a longer limit) or while a manifest entry is being written: the mark's time limit
-    wins over the manifest's, and the forbidden calls of both apply.
+    the kata lives in the sprint's `katas.toml` (see `info`): its hints and difficulty,
+    its time limit and the calls it forbids.
     """
     import pytest  # only test code calls this; the parent never does
 
-    mark = pytest.mark.kata(name, forbid=tuple(forbid))
-    if timeout is None:
-        return mark
-
-    def both(obj):
-        return pytest.mark.kata_timeout(timeout)(mark(obj))
-
-    return both
+    return pytest.mark.kata(name)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@
 A test under `tests/sprintN/test_<module>.py` is graded: it must carry `@kata("<name>")`
 (grader.catalog.kata) naming a kata of that module in solutions/. Its rules come from
 the sprint's manifest, `tests/sprintN/katas.toml` (grader.catalog.info): the time
-limit (`timeout`) and the calls its code may not make (`forbid`). A mark may still
-give either: a `kata_timeout` mark wins over the manifest's limit, and the calls
-forbidden by the mark and by the manifest all are. Tests elsewhere (the harness's own,
-the benchmarks) are the project's, not graded: no limit unless marked.
+limit (`timeout`) and the calls its code may not make (`forbid`); one test may ask for
+a longer limit than its kata's with a `kata_timeout(seconds)` mark. Tests elsewhere
+(the harness's own, the benchmarks) are the project's, not graded: no limit unless marked.
 
 Selection: `--kata-skip FILE` drops the tests already graded by an earlier child,
 `KATA_SELECT=id,...` keeps the katas (or modules, or sprints) named. The parent learns
@@ -46,9 +45,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "kata(name, forbid=()): the test grades kata <sprint>.<module>.<name>"
-    )
+    config.addinivalue_line("markers", "kata(name): the test grades kata <sprint>.<module>.<name>")
     config.addinivalue_line("markers", "kata_timeout(seconds): a longer time limit")
     if "torch" not in sys.modules:
         # Kata tests are tiny: one thread beats a pool fighting over the cores (~5x on 2
@@ -92,9 +89,7 @@ def forbidden(item) -> tuple[str, ...]:
     kid = kata_id(item)
     if kid is None:
         return ()
-    mark = item.get_closest_marker("kata")
-    given = tuple(mark.kwargs.get("forbid", ())) if mark else ()
-    return tuple(dict.fromkeys(_manifest(kid).forbid + given))
+    return _manifest(kid).forbid
 
 
 def _manifest(kid: str) -> catalog.KataInfo:

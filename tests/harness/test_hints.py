@@ -92,28 +92,10 @@ def test_messages_written_in_the_tests_quote_no_code_of_the_answer(module_id, pa
     )
 
 
-def forbid_still_in_the_tests() -> set[str]:
-    """The katas whose graded tests still pass `forbid=` to @kata (the manifest is its home
-    now; the plugin applies both while test files move theirs there)."""
-    found = set()
-    for module_id, path in graded_modules():
-        if not path.name.startswith("test_"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "id", "") == "kata"
-                and any(k.arg == "forbid" for k in node.keywords)
-            ):
-                found.add(f"{module_id}.{node.args[0].value}")
-    return found
-
-
 def test_the_from_scratch_rule_is_written_for_exactly_the_katas_that_enforce_one():
     """A kata's manifest entry has a from_scratch text if and only if it forbids a call."""
     written = {k.id for k in KATAS if catalog.kata_info(k.id).from_scratch}
     enforced = {k.id for k in KATAS if catalog.kata_info(k.id).forbid}
-    enforced |= forbid_still_in_the_tests()
     assert written == enforced, {
         "forbids a call, no from_scratch text in katas.toml": sorted(enforced - written),
         "from_scratch text in katas.toml, forbids nothing": sorted(written - enforced),

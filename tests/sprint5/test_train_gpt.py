@@ -386,3 +386,58 @@ class TestTrain:
                 "nothing printed with progress=True (the default)",
                 "no tqdm bar around the loop, or one disabled whatever progress says",
             )
+
+    def test_hooks_stop_and_resume_the_same_run(self):
+        """optimizer, start_iter, on_eval, stop: the capstone saves at each evaluation, stops
+        between two steps and resumes; stopped after step 4 and resumed there, the run ends
+        where the whole run ends."""
+        kw = dict(SCHEDULE, progress=False)
+        data, val = sequence(60), sequence(30, 3)
+        whole = Recorder(scale=3.0)
+        want = train_gpt.train(whole, data, val, **kw, generator=seeded_generator(0))
+        model, g = Recorder(scale=3.0), seeded_generator(0)
+        optimizer = model.configure_optimizers(0.2, 0.05, (0.9, 0.99))
+        model.opt_args, seen, asked = None, [], []
+        hooks = {"optimizer": "its own", "on_eval": "a list's append", "stop": "True after 4"}
+        where = kata_call("Recorder", "train_data", "val_data", **kw, **hooks)
+        first = train_gpt.train(
+            model,
+            data,
+            val,
+            **kw,
+            generator=g,
+            optimizer=optimizer,
+            on_eval=seen.append,
+            stop=lambda step: asked.append(step) or step == 4,
+        )
+        if model.opt_args is not None:
+            fail(
+                where,
+                "configure_optimizers was called though an optimizer was given",
+                "a new optimizer whatever `optimizer` says: a resumed run loses AdamW's moments",
+            )
+        if asked != [1, 2, 3, 4]:
+            fail(where, f"stop was called with {asked}, expected 1, 2, 3, 4 (the steps done)")
+        if [h.get("iter") for h in first] != [4] or seen != first:
+            fail(
+                where,
+                f"stopped after step 4 it returned iters {[h.get('iter') for h in first]} and "
+                f"on_eval saw {[h.get('iter') for h in seen]}, expected [4] both times",
+                "stop is asked before the evaluation due at that step, or on_eval is not called "
+                "with each entry appended",
+            )
+        where = kata_call("Recorder", "train_data", "val_data", **kw, **hooks, start_iter=4)
+        second = train_gpt.train(
+            model, data, val, **kw, generator=g, optimizer=optimizer, start_iter=4
+        )
+        got_lrs, want_lrs = [lr for lr, _ in model.steps], [lr for lr, _ in whole.steps]
+        if got_lrs != want_lrs:
+            fail(
+                where,
+                f"the 10 steps ran with lrs {[round(v, 5) for v in got_lrs]}, expected "
+                f"{[round(v, 5) for v in want_lrs]} as in one run",
+                "the resumed loop starts over: its steps or its schedule count from 0, not from "
+                "start_iter",
+            )
+        if first + second != want or not torch.equal(model.table, whole.table):
+            fail(where, f"stopped and resumed: {first + second}; in one run: {want}")

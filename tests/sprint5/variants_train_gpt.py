@@ -160,7 +160,12 @@ def _train(
     lr_shift=0,
     eval_first=False,
     show=None,
+    new_optimizer=False,
+    restart_schedule=False,
+    stop_first=False,
 ):
+    if new_optimizer:
+        optimizer = None
     opt = optimizer or model.configure_optimizers(weight_decay, learning_rate, (0.9, 0.99))
     model.train()
     history = []
@@ -183,7 +188,8 @@ def _train(
                     "lr": float(opt.param_groups[0]["lr"]),
                 }
             )
-        lr = _training.cosine_lr(it + lr_shift, warmup_iters, max_iters, learning_rate, min_lr)
+        counted = it - start_iter if restart_schedule else it
+        lr = _training.cosine_lr(counted + lr_shift, warmup_iters, max_iters, learning_rate, min_lr)
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = _tg.get_batch(train_data, block_size, batch_size, generator)
@@ -193,6 +199,8 @@ def _train(
         if clip and grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
+        if stop_first and stop and stop(it + 1):
+            break
         if not eval_first and ((it + 1) % eval_interval == 0 or it + 1 == max_iters):
             losses = _tg.estimate_loss(
                 model,
@@ -240,3 +248,22 @@ def train_always_shows_bar(model, train_data, val_data, **kw):
 def train_with_torch_clip(model, train_data, val_data, **kw):
     """torch.nn.utils.clip_grad_norm_ and an explicit eval test"""
     return _train(model, train_data, val_data, **kw)
+
+
+@mistake("train")
+def train_new_optimizer_on_resume(model, train_data, val_data, **kw):
+    """a new optimizer from configure_optimizers even when one is given: a resumed run
+    loses AdamW's moments"""
+    return _train(model, train_data, val_data, **kw, new_optimizer=True)
+
+
+@mistake("train")
+def train_schedule_restarts_on_resume(model, train_data, val_data, **kw):
+    """cosine_lr counts from start_iter, not from 0: a resumed run warms up all over again"""
+    return _train(model, train_data, val_data, **kw, restart_schedule=True)
+
+
+@mistake("train")
+def train_stops_before_the_evaluation(model, train_data, val_data, **kw):
+    """asks stop before the evaluation due at that step: a run stopped there loses it"""
+    return _train(model, train_data, val_data, **kw, stop_first=True)

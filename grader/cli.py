@@ -7,6 +7,7 @@ Exit status: 0 when every selected kata passed, 1 when any did not, 2 on a usage
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -163,8 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     results = grade(request, progress_bar=bar)
     if bar:
         sys.stderr.write("\r\033[K")
-    print(show(request, results, time.monotonic() - started))
+    text = show(request, results, time.monotonic() - started)
     if request.json:
         report.write_json(request.json, report.to_json(request.target, request.sprints, results))
-        print(f"Report written to {request.json}")
+        text += f"\nReport written to {request.json}"
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has gone; the status still tells
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0 if all(r.status == Status.PASSED for r in results) else 1

@@ -1,8 +1,11 @@
 """`python -m grader.watch`: grades on start, red/green on save, survives what the learner's
 code does, stops cleanly on Ctrl-C; the fork server grades as a spawned child does.
 
-Each watcher runs on a planted copy of the reference (KATA_ROOT). `python -m
-tests.harness.test_watch` measures save → scorecard against `python -c "import torch"`.
+Each watcher runs on a planted copy of the reference (KATA_ROOT). The tests that share the
+module's watcher form one xdist group (one worker, one watcher) and may run in any order:
+each starts from a watcher that has drawn its first scorecard, and puts back what it
+changed. `python -m tests.harness.test_watch` measures save → scorecard against `python -c
+"import torch"`.
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ def mask_is(status: str):
 
 
 needs_linux = pytest.mark.skipif(not forkserver.available(), reason="the fork server is Linux's")
+watched = pytest.mark.xdist_group("watcher")  # the tests that share the module's watcher
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +151,15 @@ def tree(tmp_path_factory) -> Planted:
 
 @pytest.fixture(scope="module")
 def watcher(tree):
+    """The module's watcher, once it has drawn its first scorecard (whichever test comes
+    first, a save never lands in the grade on start); Ctrl-C at the end."""
     running_watcher = Watcher(tree.root, MODULE, "--timeout", "2")
-    yield running_watcher
-    pids = running_watcher.pids()
-    code, stderr = running_watcher.interrupt()
+    try:
+        running_watcher.card()
+        yield running_watcher
+    finally:
+        pids = running_watcher.pids()
+        code, stderr = running_watcher.interrupt()
     assert code == 0 and "Traceback" not in stderr, stderr
     assert not [p for p in pids if running(p)], "Ctrl-C left processes behind"
 
@@ -195,12 +204,14 @@ def test_the_watcher_imports_no_torch_and_checks_its_command_line():
 # --- the watcher --------------------------------------------------------------------------
 
 
+@watched
 def test_grades_on_start(watcher):
     got = watcher.card()
     assert all_passed(got), got
     assert list(got) == KATAS
 
 
+@watched
 def test_a_broken_kata_turns_red_then_green_on_save(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace(MASK_BODY, MASK_BODY.replace("tril", "triu")))
@@ -210,6 +221,7 @@ def test_a_broken_kata_turns_red_then_green_on_save(watcher, attention):
     assert got[MASK] == "passed"
 
 
+@watched
 def test_a_syntax_error_is_survived(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace("def causal_mask(", "def causal_mask(("))
@@ -217,6 +229,7 @@ def test_a_syntax_error_is_survived(watcher, attention):
     watcher.card(all_passed, after=watcher.save(path, original))
 
 
+@watched
 @pytest.mark.parametrize(
     "code, status",
     [
@@ -235,6 +248,7 @@ def test_a_hang_or_a_crash_is_survived(watcher, attention, code, status):
     watcher.card(all_passed, after=watcher.save(path, original))
 
 
+@watched
 def test_a_save_during_a_grade_restarts_it_and_leaves_no_child(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace(MASK_BODY, f"    while True: pass\n{MASK_BODY}"))

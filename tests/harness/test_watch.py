@@ -43,15 +43,24 @@ class Watcher:
     def __init__(self, root: Path, *args: str):
         env = dict(os.environ, KATA_ROOT=str(root), NO_COLOR="1")
         env.pop("KATA_TARGET", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.watch", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # signals reach it only when a test sends them
-        )
+        # A watcher stops on Ctrl-C, as a learner's does, even when this process ignores
+        # SIGINT (the tests started in the background by a shell, or under nohup): an
+        # ignored signal stays ignored across exec, a handled one starts afresh.
+        before = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.watch", *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # signals reach it only when a test sends them
+            )
+        finally:
+            if before is not None:  # None: a handler that Python did not install, kept
+                signal.signal(signal.SIGINT, before)
         self.cards: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()

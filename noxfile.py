@@ -140,8 +140,9 @@ def tests(session: nox.Session) -> None:
     """The project's own suite: every sprint against solutions/, the harness, the stubs,
     and the benchmarks run once each as tests (--benchmark-disable: no timing, no rot).
 
-    In parallel: one pytest-xdist worker per core (-n auto), each benchmark on one thread
-    (--bench-threads 1) so that the workers do not fight over the cores, the heavy tests
+    In parallel: one pytest-xdist worker per core (-n auto), and one torch thread per
+    worker (OMP_NUM_THREADS=1, --bench-threads 1: two workers with a pool each fight over
+    the cores, a 2000-step training test then takes 10 s instead of 0.3), the heavy tests
     first (tests/harness/conftest.py). Nothing assumes which worker runs what: each
     sprint's variant run is made once and shared through files, and every temporary path
     is a test's own. --dist loadgroup hands out one test at a time, and would keep an
@@ -168,7 +169,7 @@ def tests(session: nox.Session) -> None:
         *args,
         *session.posargs,
         external=True,
-        env={"KATA_TARGET": "solutions"},
+        env={"KATA_TARGET": "solutions", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
     )
 
 

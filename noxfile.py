@@ -138,11 +138,52 @@ def reset(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 def tests(session: nox.Session) -> None:
     """The project's own suite: every sprint against solutions/, the harness, the stubs,
-    and the benchmarks run once each as tests (--benchmark-disable: no timing, no rot)."""
-    args = session.posargs or ["tests", "benchmarks", "--benchmark-disable"]
+    and the benchmarks run once each as tests (--benchmark-disable: no timing, no rot).
+
+    In parallel: one pytest-xdist worker per core (-n auto), and one torch thread per
+    worker (OMP_NUM_THREADS=1, --bench-threads 1: two workers with a pool each fight over
+    the cores, a 2000-step training test then takes 10 s instead of 0.3), the heavy tests
+    first (tests/harness/conftest.py). Nothing assumes which worker runs what: each
+    sprint's variant run is made once and shared through files, and every temporary path
+    is a test's own. --dist loadgroup hands out one test at a time, and would keep an
+    @xdist_group (the tests of one watcher) on one worker, but pytest-xdist 3.8 does not
+    see the groups under pytest 9.2 (pytest-xdist#1386): two workers may each start one.
+
+    In a random order, by default (pytest-randomly): the header says `Using
+    --randomly-seed=N`, and `nox -s tests -- --randomly-seed=N` replays that order;
+    `-- --randomly-dont-reorganize` runs in file order. pytest-randomly only shuffles here
+    (--randomly-dont-reset-seed): every test starts from the seeds grader.plugin sets, as a
+    graded test does. Grading children never load it (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1).
+
+    Arguments after -- are added: nox -s tests -- -x; -n 0 runs serially; paths replace
+    the default ones: nox -s tests -- tests/sprint1 tests/harness/test_cli.py."""
+    paths = [arg for arg in session.posargs if path_in_project(arg)]
+    args = [*PARALLEL, *RANDOM, "--benchmark-disable"]
+    if not paths or any(path_in_project(arg, "benchmarks") for arg in paths):
+        args += ["--bench-threads", "1"]  # an option of benchmarks/conftest.py
+    args += [] if paths else ["tests", "benchmarks"]
     session.run(
-        venv_python(session), "-m", "pytest", *args, external=True, env={"KATA_TARGET": "solutions"}
+        venv_python(session),
+        "-m",
+        "pytest",
+        *args,
+        *session.posargs,
+        external=True,
+        env={"KATA_TARGET": "solutions", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
     )
+
+
+PARALLEL = ["-p", "xdist", "-n", "auto", "--dist", "loadgroup"]
+RANDOM = ["-p", "randomly", "--randomly-dont-reset-seed"]
+
+
+def path_in_project(arg: str, under: str = "") -> bool:
+    """Whether a pytest argument names a file or folder of the project (or one `under`
+    a folder of it), like tests/sprint1 or benchmarks/bench_sprint1.py::bench_x[cpu]."""
+    if arg.startswith("-"):
+        return False
+    path = (HERE / arg.split("::")[0]).resolve()
+    return path.exists() and path.is_relative_to(HERE / under)
 
 
 @nox.session(venv_backend="none", default=False)

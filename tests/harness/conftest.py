@@ -1,10 +1,13 @@
-"""Helpers for the harness's own tests: plant a bug in a copy of the reference, grade it."""
+"""Helpers for the harness's own tests: plant a bug in a copy of the reference, grade it;
+and the order of a whole session that takes in tests/harness (see
+pytest_collection_modifyitems)."""
 
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,21 +43,22 @@ class Planted:
 
 
 def grade(*selectors, target="solutions", root: Path | None = None, timeout=None) -> dict:
-    """Run `python -m grader` as a learner would; returns the JSON report."""
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"grade-{os.getpid()}-{id(selectors)}.json"
+    """Run `python -m grader` as a learner would; returns the JSON report (written to a
+    folder of its own, so that parallel workers and earlier runs never share one)."""
     env = dict(os.environ)
     env.pop("KATA_TARGET", None)
     if root is not None:
         env["KATA_ROOT"] = str(root)
-    cmd = [sys.executable, "-m", "grader", *selectors, "--target", target, "--json", str(out)]
-    if timeout:
-        cmd += ["--timeout", str(timeout)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-    report = json.loads(out.read_text())
+    with tempfile.TemporaryDirectory(prefix="grade-") as folder:
+        out = Path(folder) / "report.json"
+        cmd = [sys.executable, "-m", "grader", *selectors, "--target", target, "--json", str(out)]
+        if timeout:
+            cmd += ["--timeout", str(timeout)]
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+        report = json.loads(out.read_text())
     passed = all(k["status"] == "passed" for k in report["katas"])
     assert proc.returncode == (0 if passed else 1), "exit status 0 only when every kata passed"
-    out.unlink()
     report["stdout"] = proc.stdout
     return report
 
@@ -66,3 +70,35 @@ def statuses(report: dict) -> dict[str, str]:
 @pytest.fixture
 def planted(tmp_path) -> Planted:
     return Planted(tmp_path)
+
+
+XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+@pytest.fixture(autouse=True)
+def as_a_learner_runs_it(monkeypatch):
+    """The commands these tests start run as a learner's would, not as pytest-xdist workers
+    (which is what they would say they are under `nox -s tests`): pytest-benchmark, for
+    one, stops timing in a process whose environment names an xdist worker."""
+    for name in XDIST_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+HEAVY_FIRST = ("benchmarks", "tests/harness")  # then the rest: the sprints' tiny tests
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Run the heavy tests first: the benchmarks (whole models through a training step),
+    then the harness's (each starts processes), then the thousand small tests of the
+    sprints. Under `nox -s tests` the xdist workers then finish together, the last tests
+    being small ones. The sort is stable: pytest-randomly's order holds within each part.
+
+    A hook of this conftest sees every item of the session, so it orders the whole of it;
+    it takes effect whenever tests/harness is collected."""
+
+    def part(item) -> int:  # node ids start with the path from the project's root
+        heavy = [i for i, top in enumerate(HEAVY_FIRST) if item.nodeid.startswith(top + "/")]
+        return heavy[0] if heavy else len(HEAVY_FIRST)
+
+    items.sort(key=part)

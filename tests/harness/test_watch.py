@@ -1,8 +1,11 @@
 """`python -m grader.watch`: grades on start, red/green on save, survives what the learner's
 code does, stops cleanly on Ctrl-C; the fork server grades as a spawned child does.
 
-Each watcher runs on a planted copy of the reference (KATA_ROOT). `python -m
-tests.harness.test_watch` measures save → scorecard against `python -c "import torch"`.
+Each watcher runs on a planted copy of the reference (KATA_ROOT). The tests that share the
+module's watcher form one xdist group (one worker, one watcher) and may run in any order:
+each starts from a watcher that has drawn its first scorecard, and puts back what it
+changed. `python -m tests.harness.test_watch` measures save → scorecard against `python -c
+"import torch"`.
 """
 
 from __future__ import annotations
@@ -40,15 +43,24 @@ class Watcher:
     def __init__(self, root: Path, *args: str):
         env = dict(os.environ, KATA_ROOT=str(root), NO_COLOR="1")
         env.pop("KATA_TARGET", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.watch", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # signals reach it only when a test sends them
-        )
+        # A watcher stops on Ctrl-C, as a learner's does, even when this process ignores
+        # SIGINT (the tests started in the background by a shell, or under nohup): an
+        # ignored signal stays ignored across exec, a handled one starts afresh.
+        before = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.watch", *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # signals reach it only when a test sends them
+            )
+        finally:
+            if before is not None:  # None: a handler that Python did not install, kept
+                signal.signal(signal.SIGINT, before)
         self.cards: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -138,6 +150,7 @@ def mask_is(status: str):
 
 
 needs_linux = pytest.mark.skipif(not forkserver.available(), reason="the fork server is Linux's")
+watched = pytest.mark.xdist_group("watcher")  # the tests that share the module's watcher
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +160,15 @@ def tree(tmp_path_factory) -> Planted:
 
 @pytest.fixture(scope="module")
 def watcher(tree):
+    """The module's watcher, once it has drawn its first scorecard (whichever test comes
+    first, a save never lands in the grade on start); Ctrl-C at the end."""
     running_watcher = Watcher(tree.root, MODULE, "--timeout", "2")
-    yield running_watcher
-    pids = running_watcher.pids()
-    code, stderr = running_watcher.interrupt()
+    try:
+        running_watcher.card()
+        yield running_watcher
+    finally:
+        pids = running_watcher.pids()
+        code, stderr = running_watcher.interrupt()
     assert code == 0 and "Traceback" not in stderr, stderr
     assert not [p for p in pids if running(p)], "Ctrl-C left processes behind"
 
@@ -195,12 +213,14 @@ def test_the_watcher_imports_no_torch_and_checks_its_command_line():
 # --- the watcher --------------------------------------------------------------------------
 
 
+@watched
 def test_grades_on_start(watcher):
     got = watcher.card()
     assert all_passed(got), got
     assert list(got) == KATAS
 
 
+@watched
 def test_a_broken_kata_turns_red_then_green_on_save(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace(MASK_BODY, MASK_BODY.replace("tril", "triu")))
@@ -210,6 +230,7 @@ def test_a_broken_kata_turns_red_then_green_on_save(watcher, attention):
     assert got[MASK] == "passed"
 
 
+@watched
 def test_a_syntax_error_is_survived(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace("def causal_mask(", "def causal_mask(("))
@@ -217,6 +238,7 @@ def test_a_syntax_error_is_survived(watcher, attention):
     watcher.card(all_passed, after=watcher.save(path, original))
 
 
+@watched
 @pytest.mark.parametrize(
     "code, status",
     [
@@ -235,6 +257,7 @@ def test_a_hang_or_a_crash_is_survived(watcher, attention, code, status):
     watcher.card(all_passed, after=watcher.save(path, original))
 
 
+@watched
 def test_a_save_during_a_grade_restarts_it_and_leaves_no_child(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace(MASK_BODY, f"    while True: pass\n{MASK_BODY}"))

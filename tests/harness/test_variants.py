@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog, variants
+from grader import catalog, layout, variants
 from grader.catalog import ROOT
 from tests.harness import leaks
 from tests.harness.conftest import XDIST_VARIABLES
@@ -175,7 +175,7 @@ def test_every_kata_has_mistakes_and_alternatives(kata):
     assert mistakes >= MIN_MISTAKES and alternatives >= MIN_ALTERNATIVES, (
         f"{kata.id} has {mistakes} known mistakes and {alternatives} alternatives; "
         f"write at least {MIN_MISTAKES} and {MIN_ALTERNATIVES} in "
-        f"tests/{kata.sprint}/variants_{kata.module}.py"
+        f"{layout.harness_file('variants', kata.module_id)}"
     )
 
 

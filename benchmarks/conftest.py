@@ -80,6 +80,11 @@ def pytest_runtest_setup(item):
     if params.get("device") == "cpu" and getattr(size, "cpu_skip", ""):
         pytest.skip(size.cpu_skip)
     timing = not item.config.getoption("benchmark_disable", True)
+    indices = item.callspec.indices if hasattr(item, "callspec") else {}
+    if not timing and not sizes and indices.get("size", 0) > 0:
+        # as a test, each row runs once at its first (smallest) size: the same code as
+        # the larger ones, in a fraction of the time; nox -s bench times them all
+        pytest.skip("as a test only the first size runs; nox -s bench times every size")
     if timing and params.get("impl") == "target" and target_name() == "solutions":
         pytest.skip(TARGET_IS_REFERENCE)  # as a test (--benchmark-disable) it still runs
 

@@ -1,11 +1,11 @@
 """The known mistakes are caught and the correct alternatives pass, for every kata.
 
-One child pytest run per sprint (`--kata-variants`) runs each of the sprint's tests once
-more for every variant of its kata, with the variant patched in; the tests below read its
-results. Each sprint's run happens once per session, whichever xdist worker asks for it
-first: a worker that finds a run taken by another starts one nobody has started yet, then
-waits for the one it needs, so the workers share the runs whatever order the tests come
-in. The tests of a sprint also form one xdist group, for a scheduler that honours it.
+A child pytest run (`--kata-variants`) runs each sprint test once more for every variant
+of its kata, with the variant patched in; the tests below read its results. Under xdist
+the sprints are split in one share per worker, each share's run made once per session by
+whichever worker asks for it first: a worker that finds the run it needs taken makes
+another one meanwhile, so the workers share the runs whatever order the tests come in.
+The tests of a sprint also form one xdist group, for a scheduler that honours it.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def sprint_of(variant: variants.Variant) -> str:
     return variant.kata.split(".", 1)[0]
 
 
-def run_variants(sprint: str, out: Path) -> dict:
-    """The outcome of every test of `sprint` with each variant of its kata patched in, by
+def run_variants(sprints: list[str], out: Path) -> dict:
+    """The outcome of every test of `sprints` with each variant of its kata patched in, by
     variant id; {"failed": why} when the run itself failed."""
     env = dict(os.environ, KATA_TARGET="solutions", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     for name in ("KATA_ROOT", *XDIST_VARIABLES):
@@ -65,7 +65,7 @@ def run_variants(sprint: str, out: Path) -> dict:
             sys.executable,
             "-m",
             "pytest",
-            f"tests/{sprint}",
+            *(f"tests/{sprint}" for sprint in sprints),
             "-q",
             "--tb=line",
             "-p",
@@ -80,55 +80,73 @@ def run_variants(sprint: str, out: Path) -> dict:
         timeout=1200,
     )
     if proc.returncode != 0:
-        return {"failed": f"the reference must pass while {sprint}'s variants run:\n{proc.stdout}"}
+        ran = " ".join(sprints)
+        return {
+            "failed": f"the reference must pass while the variants of {ran} run:\n{proc.stdout}"
+        }
     return json.loads(out.read_text())
 
 
-class VariantRuns:
-    """The sprints' variant runs of one session, shared by its xdist workers through
-    `folder`: <sprint>.json is a finished run, <sprint>.lock is held while one is made."""
+def shares(sprints: list[str], count: int) -> list[list[str]]:
+    """The sprints in up to `count` shares of about the same work (counted in variants),
+    one child run each: a share per worker keeps the workers busy at the cost of the
+    fewest child starts (torch and pytest, ~2.5 s each)."""
+    weight = {s: sum(sprint_of(v) == s for v in ALL) for s in sprints}
+    found: list[list[str]] = [[] for _ in range(max(1, min(count, len(sprints))))]
+    for sprint in sorted(sprints, key=lambda s: -weight[s]):
+        min(found, key=lambda share: sum(weight[s] for s in share)).append(sprint)
+    return [sorted(share, key=sprints.index) for share in found]
 
-    def __init__(self, folder: Path, sprints: list[str]):
-        self.folder, self.sprints = folder, sprints
-        self.loaded: dict[str, dict] = {}
+
+class VariantRuns:
+    """The variant runs of one session, shared by its xdist workers through `folder`:
+    <share>.json is a finished run, <share>.lock is held while one is made. A worker
+    that finds the run it needs taken makes one nobody has started, then waits."""
+
+    def __init__(self, folder: Path, runs: list[list[str]]):
+        self.folder = folder
+        self.share = {sprint: "+".join(run) for run in runs for sprint in run}
+        self.loaded: dict[str, dict] = {}  # by share
 
     def of(self, variant: variants.Variant) -> dict:
         sprint = sprint_of(variant)
-        if sprint not in self.sprints:
-            pytest.skip(f"KATA_VARIANT_SPRINTS={','.join(self.sprints)} leaves {sprint} out")
-        while sprint not in self.loaded:
-            if self._make(sprint, wait=False):
+        if sprint not in self.share:
+            chosen = ",".join(self.share)
+            pytest.skip(f"KATA_VARIANT_SPRINTS={chosen} leaves {sprint} out")
+        share = self.share[sprint]
+        while share not in self.loaded:
+            if self._make(share, wait=False):
                 break
-            others = [s for s in self.sprints if not self._done(s)]
-            if not any(self._make(other, wait=False) for other in others):
-                self._make(sprint, wait=True)  # every run is taken: wait for this one
-        if "failed" in self.loaded[sprint]:  # said by each of its tests, never run again
-            pytest.fail(self.loaded[sprint]["failed"], pytrace=False)
-        return self.loaded[sprint][variant.id]
+            others = [s for s in set(self.share.values()) if not self._done(s)]
+            if not any(self._make(other, wait=False) for other in sorted(others)):
+                self._make(share, wait=True)  # every run is taken: wait for this one
+        if "failed" in self.loaded[share]:  # said by each of its tests, never run again
+            pytest.fail(self.loaded[share]["failed"], pytrace=False)
+        return self.loaded[share][variant.id]
 
-    def _done(self, sprint: str) -> bool:
-        return sprint in self.loaded or (self.folder / f"{sprint}.json").exists()
+    def _done(self, share: str) -> bool:
+        return share in self.loaded or (self.folder / f"{share}.json").exists()
 
-    def _make(self, sprint: str, *, wait: bool) -> bool:
-        """Load the sprint's run, making it first if no one has: False when another worker
+    def _make(self, share: str, *, wait: bool) -> bool:
+        """Load the share's run, making it first if no one has: False when another worker
         holds it (and `wait` is False)."""
-        fd = os.open(self.folder / f"{sprint}.lock", os.O_CREAT | os.O_RDWR)
+        fd = os.open(self.folder / f"{share}.lock", os.O_CREAT | os.O_RDWR)
         try:
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
                 except BlockingIOError:
                     return False
-            done = self.folder / f"{sprint}.json"
+            done = self.folder / f"{share}.json"
             if not done.exists():
                 try:
-                    made = run_variants(sprint, self.folder / f"{sprint}.{os.getpid()}.out")
+                    made = run_variants(share.split("+"), self.folder / f"{share}.out")
                 except Exception as exc:  # a hang, say: its tests fail, the run is not retried
-                    made = {"failed": f"{sprint}'s variant run: {exc!r}"}
-                partial = self.folder / f"{sprint}.{os.getpid()}.tmp"
+                    made = {"failed": f"the variant run of {share}: {exc!r}"}
+                partial = self.folder / f"{share}.{os.getpid()}.tmp"
                 partial.write_text(json.dumps(made))
                 os.replace(partial, done)  # whole or absent, for the other workers
-            self.loaded[sprint] = json.loads(done.read_text())
+            self.loaded[share] = json.loads(done.read_text())
             return True
         finally:
             os.close(fd)  # and with it the lock
@@ -136,15 +154,16 @@ class VariantRuns:
 
 @pytest.fixture(scope="session")
 def outcomes(request, tmp_path_factory):
-    """outcomes(variant): its tests' results, from its sprint's run. KATA_VARIANT_SPRINTS=
-    sprint4,sprint5 skips the other sprints' variants (a quicker loop while editing)."""
-    base = tmp_path_factory.getbasetemp()
+    """outcomes(variant): its tests' results, from the variant run of its sprint's share.
+    KATA_VARIANT_SPRINTS=sprint4,sprint5 skips the other sprints' variants (a quicker loop
+    while editing)."""
+    base, workers = tmp_path_factory.getbasetemp(), 1
     if hasattr(request.config, "workerinput"):  # an xdist worker: its folder is per worker
-        base = base.parent
+        base, workers = base.parent, request.config.workerinput["workercount"]
     folder = base / "variant-runs"
     folder.mkdir(exist_ok=True)
     chosen = [s for s in os.environ.get("KATA_VARIANT_SPRINTS", "").split(",") if s]
-    return VariantRuns(folder, chosen or catalog.sprints()).of
+    return VariantRuns(folder, shares(chosen or catalog.sprints(), workers)).of
 
 
 @pytest.mark.parametrize("variant", of_kind("mistake"))

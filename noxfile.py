@@ -145,7 +145,7 @@ def tests(session: nox.Session) -> None:
     the cores, a 2000-step training test then takes 10 s instead of 0.3), the heavy tests
     first (tests/harness/conftest.py). Nothing assumes which worker runs what: each
     sprint's variant run is made once and shared through files, and every temporary path
-    is a test's own. --dist loadgroup hands out one test at a time, and would keep an
+    is a test's own. --dist loadgroup hands out tests a few at a time, and would keep an
     @xdist_group (the tests of one watcher) on one worker, but pytest-xdist 3.8 does not
     see the groups under pytest 9.2 (pytest-xdist#1386): two workers may each start one.
 

@@ -63,6 +63,21 @@ def grade(*selectors, target="solutions", root: Path | None = None, timeout=None
     return report
 
 
+def run_sprint_tests_and_check(sprint: str, checks: str) -> None:
+    """Run a sprint's graded tests against the reference in a fresh interpreter, as a
+    grading child does, then `checks` (Python source, e.g. asserts on sys.modules)."""
+    code = (
+        "import sys, pytest\n"
+        f"rc = pytest.main(['tests/{sprint}', '-p', 'no:terminal', '-p', 'no:randomly'])\n"
+        "assert rc == 0, rc\n" + checks
+    )
+    env = {**os.environ, "KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 def statuses(report: dict) -> dict[str, str]:
     return {k["id"]: k["status"] for k in report["katas"]}
 

@@ -9,7 +9,7 @@ import pytest
 
 from grader import catalog, cli, layout, report, runner
 from grader.catalog import ROOT
-from tests.harness.conftest import grade
+from tests.harness.conftest import grade, run_sprint_tests_and_check
 
 
 def manifest_entries(sprint: str) -> list[str]:
@@ -165,23 +165,12 @@ def test_grading_imports_neither_torchvision_nor_dynamo(sprint):
         from tests.sprint5.test_gpt import TinyGPT2
 
         TinyGPT2.cached()  # the first grading run builds it
-    code = (
-        "import sys, pytest\n"
-        f"rc = pytest.main(['tests/{sprint}', '-p', 'no:terminal'])\n"
-        "assert rc == 0, rc\n"
+    run_sprint_tests_and_check(
+        sprint,
         "assert 'torchvision' not in sys.modules, 'pulled in torchvision'\n"
         "assert 'torch._dynamo' not in sys.modules, 'pulled in torch._dynamo'\n"
-        "assert 'transformers' not in sys.modules, 'pulled in transformers'\n"
+        "assert 'transformers' not in sys.modules, 'pulled in transformers'\n",
     )
-    env = {"KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, **env},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_the_syllabus_constants_are_in_both_trees():

@@ -8,6 +8,7 @@ import sys
 import torch
 
 from grader.catalog import ROOT
+from tests.harness.conftest import run_sprint_tests_and_check
 
 # Runs the reference's transforms and MNIST loader on fixed inputs and saves the results.
 SCENE = """
@@ -73,21 +74,9 @@ def test_deferred_modules_load_on_first_use():
 
 
 def test_grading_sprint2_imports_no_dynamo():
-    code = (
-        "import sys, pytest\n"
-        "rc = pytest.main(['tests/sprint2', '-p', 'no:terminal', '-p', 'no:randomly'])\n"
-        "assert rc == 0, rc\n"
+    run_sprint_tests_and_check(
+        "sprint2",
         "assert 'torch._dynamo' not in sys.modules, 'pulled in torch._dynamo'\n"
         "ops = sys.modules['torchvision.ops']\n"
-        "assert '_deferred_loader' in vars(ops), 'torchvision.ops was run'\n"
+        "assert '_deferred_loader' in vars(ops), 'torchvision.ops was run'\n",
     )
-    env = {"KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, **env},
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

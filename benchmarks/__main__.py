@@ -69,6 +69,10 @@ def main(argv=None) -> int:
     if args.sizes:
         command.append(f"--bench-sizes={args.sizes}")
     env = dict(os.environ, KATA_TARGET=args.target, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    for name in [n for n in env if n.startswith("PYTEST_XDIST_")]:
+        # started from a pytest-xdist worker (the suite's own tests): pytest-benchmark stops
+        # timing in a process whose environment names a worker
+        del env[name]
     code = subprocess.run(command, cwd=ROOT, env=env).returncode
     if not raw.exists():
         print("no results were saved (see pytest's output above)", file=sys.stderr)

@@ -54,8 +54,23 @@ def _all_pairs(ds, n: int, where: str) -> tuple[Tensor, Tensor]:
     """(xs (n,), ys (n,)) read through ds[i], after checking len(ds) == n."""
     if len(ds) != n:
         fail(where, f"len(ds) is {len(ds)}, expected n = {n}")
-    pairs = [_pair(ds[i], f"{where}[{i}]") for i in range(n)]
-    return torch.cat([x for x, _ in pairs]), torch.cat([y for _, y in pairs])
+    items = [ds[i] for i in range(n)]
+    for i, item in enumerate(items):  # the full check (and its message) only where one is off
+        if not _plain_pair(item):
+            _pair(item, f"{where}[{i}]")
+    return torch.cat([x for x, _ in items]), torch.cat([y for _, y in items])
+
+
+def _plain_pair(item) -> bool:
+    """Whether item is what _pair accepts, in a few attribute reads: 10,000 items through
+    _pair's messages cost a quarter of a second, a fifth of Sprint 2's grading."""
+    return (
+        isinstance(item, tuple | list)
+        and len(item) == 2
+        and all(
+            isinstance(t, Tensor) and t.shape == (1,) and t.dtype == torch.float32 for t in item
+        )
+    )
 
 
 class Recorder:

@@ -202,7 +202,8 @@ def bench(session: nox.Session) -> None:
         session,
         "benchmarks",
         f"usage: nox -s bench -- {{{','.join([*suites, 'all'])}}} "
-        "[--target exercises|solutions] [--device cpu|cuda|all] [--threads N] [--sizes ...]",
+        "[--target exercises|solutions] [--device cpu|cuda|all] [--threads N] [--sizes ...] "
+        "[--budget SECONDS]",
     )
 
 

@@ -1,5 +1,5 @@
 """python -m benchmarks SPRINT... [--target exercises|solutions] [--device cpu|cuda|all]
-[--threads N] [--sizes ID,...] [--out DIR]   (what `nox -s bench` runs)
+[--threads N] [--sizes ID,...] [--budget SECONDS] [--out DIR]   (what `nox -s bench` runs)
 
 Times the target's katas against the reference and torch's built-ins on every device
 asked for, saves pytest-benchmark's JSON (with the machine, torch version, thread count
@@ -29,6 +29,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core)")
     p.add_argument("--sizes", help="comma-separated size ids (default: all)")
+    p.add_argument(
+        "--budget", type=float, help="seconds of timing per row (default 1.5; less is noisier)"
+    )
     p.add_argument("--out", default=str(ROOT / "out" / "bench"), help="folder (out/bench)")
     return p
 
@@ -68,6 +71,8 @@ def main(argv=None) -> int:
         command.append(f"--bench-threads={args.threads}")
     if args.sizes:
         command.append(f"--bench-sizes={args.sizes}")
+    if args.budget:
+        command.append(f"--bench-budget={args.budget}")
     env = dict(os.environ, KATA_TARGET=args.target, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     for name in [n for n in env if n.startswith("PYTEST_XDIST_")]:
         # started from a pytest-xdist worker (the suite's own tests): pytest-benchmark stops

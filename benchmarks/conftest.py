@@ -41,11 +41,20 @@ def pytest_addoption(parser):
         default=None,
         help="torch CPU threads for the whole session (default: one per core)",
     )
+    group.addoption(
+        "--bench-budget",
+        type=float,
+        default=None,
+        help=f"seconds of timing per row (default {core.BUDGET_SECONDS:g}); rows with "
+        "fewer than 5 rounds are flagged in the report",
+    )
 
 
 def pytest_configure(config):
     threads = config.getoption("--bench-threads") or os.cpu_count() or 1
     config.stash[ROWS] = {"threads": threads, "skipped": []}
+    if config.getoption("--bench-budget"):
+        core.BUDGET_SECONDS = config.getoption("--bench-budget")  # this process's rows
 
 
 @pytest.fixture(autouse=True)

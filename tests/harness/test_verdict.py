@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog, cli, report, runner
+from grader import catalog, cli, forkserver, report, runner
 from grader.catalog import ROOT
 from tests.harness.conftest import Planted
 
@@ -153,10 +153,11 @@ if not os.path.exists(mark):
         "import os, sys, time\\n"
         "open(sys.argv[1], 'w').write(str(os.getpid()))\\n"
         "args = open(f'/proc/{{sys.argv[2]}}/cmdline', 'rb').read().split(b'\\\\0')\\n"
-        "report = args[args.index(b'--json') + 1].decode()\\n"
+        "report = args[args.index(b'--json') + 1].decode() if b'--json' in args else None\\n"
         "while True:\\n"
         "    time.sleep(0.05)\\n"
-        "    open(report, 'w').write('{{\\"forged\\": true}}')\\n"
+        "    if report:\\n"
+        "        open(report, 'w').write('{{\\"forged\\": true}}')\\n"
     )
     subprocess.Popen(
         [sys.executable, "-c", code, mark, str(os.getppid())],
@@ -467,6 +468,30 @@ def test_start_events_written_over_and_over_do_not_keep_a_test_alive(imports_run
     assert entry["status"] == "timeout" and "ran past the time limit" in entry["message"]
 
 
+@pytest.mark.skipif(not forkserver.available(), reason="the fork server is Linux's")
+def test_the_fork_server_leaves_no_grandchild_behind_either(planted, monkeypatch):
+    """Item 7 under `nox -s watch`: the warm server forks the grading children; it is their
+    subreaper, and kills what a child left before it reports the child's exit. The
+    grading run leaves the server itself be."""
+    plant(planted, "sprint1.tensors.gather_rows", GRANDCHILD.format(root=str(planted.root)))
+    monkeypatch.setenv("KATA_ROOT", str(planted.root))
+    server = forkserver.Server(runner.child_env("exercises"), ["sprint1"])
+    try:
+        outcome = runner.run(
+            ["tests/sprint1/test_tensors.py"],
+            "exercises",
+            launch=server.launch,
+            extra_env={"KATA_SELECT": "sprint1.tensors.gather_rows"},
+        )
+        assert {r.status for r in outcome.results.values()} == {"passed"}
+        assert len(outcome.results) == 6
+        pid = int((planted.root / "grandchild.pid").read_text())
+        assert not _alive(pid), f"the grandchild {pid} outlived its grading child"
+        assert server.alive(), "the grading run killed the warm server"
+    finally:
+        server.stop()
+
+
 # --- the parent's rules, with fake children ---------------------------------------------------
 
 FAKE_CHILD = """
@@ -592,7 +617,7 @@ def _alive(pid: int) -> bool:
 def _no_grandchild_left(tmp_path_factory):
     """Should a test above fail half way, no planted grandchild is left running."""
     yield
-    for mark in Path(tmp_path_factory.getbasetemp()).glob("verdict*/grandchild.pid"):
+    for mark in Path(tmp_path_factory.getbasetemp()).glob("*/grandchild.pid"):
         pid = int(mark.read_text() or 0)
         if pid and _alive(pid):
             os.kill(pid, signal.SIGKILL)

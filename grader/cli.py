@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import catalog, layout, progress, report, runner
+from grader import catalog, layout, processes, progress, report, runner
 from grader.layout import ROOT, TARGETS, Status
 
 USAGE = (
@@ -44,7 +44,7 @@ class Request:
     timeout: float | None
     sprints: list[str]
     katas: list[catalog.Kata]
-    memory_limit: int | None = runner.MEMORY_LIMIT  # bytes per grading process; None: none
+    memory_limit: int | None = processes.MEMORY_LIMIT  # bytes per grading process; None: none
 
     @property
     def label(self) -> str:
@@ -98,7 +98,7 @@ def parse(argv: list[str]) -> Request:
             raise UsageError(f"--json {args.json} is a folder; give a file name\n{USAGE}")
     memory = args.memory_limit or os.environ.get("KATA_MEMORY_LIMIT")
     try:
-        memory_limit = runner.MEMORY_LIMIT if memory is None else runner.parse_size(memory)
+        memory_limit = processes.MEMORY_LIMIT if memory is None else processes.parse_size(memory)
     except ValueError as exc:
         raise UsageError(f"--memory-limit: {exc}\n{USAGE}") from None
     katas = select(args.selectors)
@@ -132,7 +132,7 @@ def grade(request: Request, *, launch=runner.spawn, progress_bar=None) -> list[r
             progress=progress_bar,
             launch=launch,
             limits=dataclasses.replace(
-                runner.Limits.from_env(os.environ), memory=request.memory_limit
+                processes.Limits.from_env(os.environ), memory=request.memory_limit
             ),
         )
     return report.kata_results(request.katas, outcome)

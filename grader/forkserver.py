@@ -32,7 +32,7 @@ import time
 import traceback
 from pathlib import Path
 
-from grader import runner
+from grader import processes, runner
 from grader.catalog import ROOT
 
 MESSAGE_LIMIT = 1 << 20  # bytes of one request (arguments and environment as JSON)
@@ -295,7 +295,7 @@ def _reap(pidfd: int, pid: int, sock: socket.socket, selector) -> None:
     os.close(pidfd)
     _, status = os.waitpid(pid, 0)
     running = {key.data for key in selector.get_map().values() if key.fileobj is not sock}
-    runner.reap_descendants(keep=running)
+    processes.reap_descendants(keep=running)
     _send(sock, exit=pid, code=os.waitstatus_to_exitcode(status))
 
 
@@ -320,7 +320,7 @@ def _child(request: dict, stderr: int, server: int, ready: int, inherited: list)
     code = 1
     try:
         os.setsid()
-        runner._die_with_parent()
+        processes.die_with_parent()
         if os.getppid() != server:  # it died before the line above
             os._exit(1)
         os.close(ready)
@@ -333,7 +333,7 @@ def _child(request: dict, stderr: int, server: int, ready: int, inherited: list)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        runner.apply_limits(runner.Limits.from_env(request["env"]).rlimits())
+        processes.apply_limits(processes.Limits.from_env(request["env"]).rlimits())
         code = _pytest_main(request["args"])
     except SystemExit as exc:  # as the interpreter would end on it
         if exc.code is None or isinstance(exc.code, int):
@@ -369,8 +369,8 @@ def main(argv: list[str]) -> None:
     """`python -m grader.forkserver FD PARENT [SPRINT...]`: die with PARENT, load what
     the SPRINTs' tests need, and serve on the socket FD."""
     sock = socket.socket(fileno=int(argv[0]))
-    runner._die_with_parent()
-    runner.become_subreaper()
+    processes.die_with_parent()
+    processes.become_subreaper()
     if os.getppid() != int(argv[1]):  # it died before the line above
         return
     preload(heavy_imports(argv[2:]))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog, cli, forkserver, report, runner
+from grader import catalog, cli, forkserver, processes, report, runner
 from grader.catalog import ROOT
 from tests.harness.conftest import Planted
 
@@ -585,11 +585,11 @@ def test_a_grading_process_gets_the_limits(monkeypatch):
     kernel never holds to RLIMIT_NPROC."""
     import resource
 
-    limits = runner.Limits(memory=2**30, files=2**20, processes=100)
+    limits = processes.Limits(memory=2**30, files=2**20, processes=100)
     got = dict(limits.rlimits())
     assert got[resource.RLIMIT_DATA] == 2**30 and got[resource.RLIMIT_FSIZE] == 2**20
     assert (resource.RLIMIT_NPROC in got) == (os.getuid() != 0)
-    assert runner.Limits.from_env(limits.to_env()) == runner.Limits(2**30, 2**20)
+    assert processes.Limits.from_env(limits.to_env()) == processes.Limits(2**30, 2**20)
 
 
 # --- helpers ----------------------------------------------------------------------------------

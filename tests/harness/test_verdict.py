@@ -35,6 +35,7 @@ TENSORS = [k for k in SPRINT1 if k.startswith("sprint1.tensors.")]
 FIRST_NETWORK = [k for k in SPRINT1 if k.startswith("sprint1.first_network.")]
 PROJECT = ("grader", "tests", "solutions", "pyproject.toml", "noxfile.py")
 MEMORY_LIMIT = "1536M"  # in the run with the memory bomb: it fills ~0.7 GB, not ~3.2
+FILE_LIMIT = "16M"  # in the same run, with an output flood: 16 MB of it, not 256
 shared_run = pytest.mark.xdist_group("verdict")
 
 
@@ -87,7 +88,7 @@ def assert_rest_passes(data: dict, planted: dict[str, str]) -> None:
     assert data["code"] == (0 if not planted else 1)
 
 
-# --- one run of Sprint 1 with an attack in each of nine katas -------------------------------
+# --- one run of Sprint 1 with an attack in each of ten katas -------------------------------
 
 # The run takes a copy of the whole project (the attack on the harness's own files must
 # not touch this one). Attacks that must act once per run leave a mark in the copy.
@@ -173,6 +174,11 @@ hog = []
 while True:
     hog.append(torch.ones(2**26))  # 256 MiB at a time, touched
 """
+OUTPUT_FLOOD = """
+import sys
+while True:
+    sys.stdout.write("x" * 2**20)  # into pytest's capture file, a file like any other
+"""
 FOLDER_AT_TMP = """
 import os
 args = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
@@ -215,11 +221,12 @@ ONE_RUN = {
     "sprint1.tensors.masked_mean": ANSI_MESSAGE,
     "sprint1.tensors.gather_rows": GRANDCHILD,
     "sprint1.tensors.channels_last": MEMORY_BOMB,
+    "sprint1.tensors.flatten_batch": OUTPUT_FLOOD,
     "sprint1.autograd.derivative": FOLDER_AT_TMP,
     "sprint1.autograd.gradient": HARNESS_EDIT,
     "sprint1.first_network.init_params": FIRST_CALL_WAITS,
 }
-ERRORS = ("split_heads", "merge_heads", "masked_mean", "channels_last")
+ERRORS = ("split_heads", "merge_heads", "masked_mean", "channels_last", "flatten_batch")
 ONE_RUN_VERDICT = {f"sprint1.tensors.{name}": "error" for name in ERRORS}
 
 
@@ -260,7 +267,7 @@ class PeakMemory:
 
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
-    """Sprint 1 graded once in a copy of the project, an attack planted in nine katas."""
+    """Sprint 1 graded once in a copy of the project, an attack planted in ten katas."""
     root = tmp_path_factory.mktemp("verdict")
     for name in PROJECT:
         source = ROOT / name
@@ -273,6 +280,7 @@ def one_run(tmp_path_factory):
     for kata_id, code in ONE_RUN.items():
         plant(planted, kata_id, code.format(root=str(root)) if "{root" in code else code)
     env = {k: v for k, v in os.environ.items() if k != "KATA_ROOT"}
+    env["KATA_FILE_LIMIT"] = FILE_LIMIT
     with PeakMemory() as memory:
         data = graded(root, "sprint1", "--memory-limit", MEMORY_LIMIT, cwd=root, env=env)
     data["root"], data["memory"] = root, memory
@@ -281,7 +289,7 @@ def one_run(tmp_path_factory):
 
 
 @shared_run
-def test_the_run_with_nine_attacks_grades_every_other_kata(one_run):
+def test_the_run_with_ten_attacks_grades_every_other_kata(one_run):
     assert_rest_passes(one_run, ONE_RUN_VERDICT)
 
 
@@ -365,6 +373,16 @@ def test_a_memory_bomb_is_an_error_that_names_the_limit(one_run):
         f"the run, +{(memory.peak - memory.before) / 2**30:.2f} GiB; "
         f"MemTotal {meminfo()['MemTotal'] / 2**30:.1f} GiB)"
     )
+
+
+@shared_run
+def test_a_flood_of_output_is_an_error_that_names_the_limit(one_run):
+    """Item 8: each file a grading process writes may grow to a limit (RLIMIT_FSIZE,
+    SIGXFSZ ignored): the write that breaks it fails, and the kata's error says why."""
+    entry = kata(one_run, "sprint1.tensors.flatten_batch")
+    assert entry["status"] == "error" and "File too large" in entry["message"]
+    assert "the grader limits each file a grading process writes to 16 MiB" in entry["message"]
+    assert len(one_run["stdout"]) < 20_000
 
 
 @shared_run

@@ -216,6 +216,9 @@ class _Ending:
 
 
 class _Run:
+    """One grading run: a child after another, each for the tests left, until every test
+    has a result; what each child's end means for the test it was running (`_settle`)."""
+
     def __init__(self, paths, target, timeout, extra_env, progress, launch, limits):
         self.paths, self.target, self.timeout = paths, target, timeout
         self.progress, self.launch, self.limits = progress, launch, limits

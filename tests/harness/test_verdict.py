@@ -517,27 +517,38 @@ import json, os, sys
 args = sys.argv[1:]
 events = os.open(args[args.index("--kata-events") + 1], os.O_WRONLY | os.O_APPEND)
 skip = set(open(args[args.index("--kata-skip") + 1]).read().split("\\n"))
+broken = json.loads(os.environ.get("KATA_BROKEN_IMPORTS", "{}"))
 script = json.loads(os.environ["FAKE_SCRIPT"])
-tests = [t for t in script["tests"] if t not in skip]
+tests = {t: kata for t, kata in script["tests"].items() if t not in skip}
 def emit(**event):
     os.write(events, (json.dumps(event) + "\\n").encode())
-emit(e="collected", tests=[{"id": t, "kata": "sprint1.m." + t, "timeout": 5} for t in tests])
-for test in tests:
+emit(e="collected", tests=[{"id": t, "kata": k, "timeout": 5} for t, k in tests.items()])
+for test, kata in tests.items():
     emit(e="start", id=test)
+    module = kata.rsplit(".", 1)[0]
+    if module in broken:
+        status, message = broken[module]
+        emit(e="result", id=test, kata=kata, status=status, message=message)
+        continue
     how = script["how"].get(test, "passed")
     if how == "no result":
         emit(e="done")
         sys.exit(0)
+    if how == "exit at import":
+        emit(e="import", module=module)
+        os._exit(3)
     if how == "exit" or (how == "exit once" and not os.path.exists(script["mark"])):
         open(script["mark"], "w").close()
         os._exit(3)
-    emit(e="result", id=test, status="passed", message="")
+    emit(e="result", id=test, kata=kata, status="passed", message="")
 emit(e="done")
 """
+FAKE_TESTS = {"a": "sprint1.m.a", "b": "sprint1.m.b", "c": "sprint1.n.c"}
 
 
-def fake_run(tmp_path, how: dict[str, str], tests=("a", "b", "c")) -> runner.Outcome:
-    script = {"tests": list(tests), "how": how, "mark": str(tmp_path / "mark")}
+def fake_run(tmp_path, how: dict[str, str], tests=FAKE_TESTS) -> runner.Outcome:
+    """A grading run whose children are small scripts that follow `how` per test."""
+    script = {"tests": tests, "how": how, "mark": str(tmp_path / "mark")}
 
     def launch(args, env, stderr):
         env = dict(env, FAKE_SCRIPT=json.dumps(script))
@@ -567,6 +578,18 @@ def test_a_test_whose_child_dies_twice_is_the_culprit(tmp_path):
     outcome = fake_run(tmp_path, {"b": "exit"})
     assert statuses_of(outcome) == {"a": "passed", "b": "error", "c": "passed"}
     assert "exited with code 3" in outcome.results["b"].message
+
+
+def test_a_child_that_dies_twice_while_importing_costs_that_module_only(tmp_path):
+    """Item 4 for a crash: the next child is told not to import the module again, and
+    its other katas' tests say why they were not run."""
+    outcome = fake_run(tmp_path, {"a": "exit at import"})
+    assert statuses_of(outcome) == {"a": "error", "b": "error", "c": "passed"}
+    assert "while exercises/sprint1/m.py was imported" in outcome.results["a"].message
+    assert outcome.results["b"].message == (
+        "not run: the test process exited with code 3 while exercises/sprint1/m.py was "
+        "imported in an earlier test process"
+    )
 
 
 def test_a_report_that_cannot_be_written_is_said_with_exit_status_3(tmp_path, monkeypatch, capsys):

@@ -49,6 +49,7 @@ COLLECT_LIMIT = 120.0  # seconds for a child to import torch and collect
 IDLE_LIMIT = 60.0  # seconds a child may spend between one test's result and the next start
 STDERR_TAIL = 1500  # characters of a dead child's stderr kept for the message
 READ_SIZE = 1 << 20  # bytes of the event file read at a time
+COLLECT_ERRORS = 1000  # collection errors kept (one per test file there is, at most)
 LINE_LIMIT = 8 << 20  # bytes one event may take (the "collected" of a whole sprint is ~100 KB)
 HARNESS = ("grader", "tests")  # folders whose files grade; with the files of TEST_CONFIG
 TEST_CONFIG = ("pyproject.toml", "noxfile.py", "conftest.py", "*/conftest.py")
@@ -226,6 +227,7 @@ class _Run:
         self.outcome = Outcome()
         self.retry: str | None = None  # a test that died with its child: run it alone
         self.first_crash = ""  # what the first death of the retried test said
+        self.threads: list[str] = []  # threads left running when it first died
         self.broken: dict[str, list[str]] = {}  # module → [status, message]: not imported again
 
     def go(self) -> Outcome:
@@ -329,6 +331,7 @@ class _Run:
             message = f"{name}: the test process {how} during this test {where}".rstrip()
             if retried != test_id:  # first death: a fresh child runs it again, alone
                 self.retry = test_id
+                self.threads = ending.threads
                 self.first_crash = self._crash_message(message, ending, stderr_tail, again=False)
                 return
             self._blame(test_id, self._crash_message(message, ending, stderr_tail, again=True))
@@ -352,10 +355,11 @@ class _Run:
             " Does the code call os._exit, or crash the interpreter? The other tests were "
             "run in a fresh process."
         )
-        if ending.threads:
-            shown = ", ".join(ending.threads[:5])
+        threads = ending.threads or self.threads  # a child that died at once told nothing
+        if threads:
+            shown = ", ".join(threads[:5])
             text += (
-                f" Threads started by learner code were still running: {shown}; one of them "
+                f" Threads started during the tests were still running: {shown}; one of them "
                 "may have ended the process."
             )
         note = self.limits.note(stderr_tail)

@@ -540,7 +540,7 @@ for test, kata in tests.items():
     if how == "exit" or (how == "exit once" and not os.path.exists(script["mark"])):
         open(script["mark"], "w").close()
         os._exit(3)
-    emit(e="result", id=test, kata=kata, status="passed", message="")
+    emit(e="result", id=test, kata=kata, status="passed", message="", threads=["Thread-1 (bomb)"])
 emit(e="done")
 """
 FAKE_TESTS = {"a": "sprint1.m.a", "b": "sprint1.m.b", "c": "sprint1.n.c"}
@@ -577,7 +577,9 @@ def test_a_test_whose_child_dies_once_is_run_again_and_keeps_its_result(tmp_path
 def test_a_test_whose_child_dies_twice_is_the_culprit(tmp_path):
     outcome = fake_run(tmp_path, {"b": "exit"})
     assert statuses_of(outcome) == {"a": "passed", "b": "error", "c": "passed"}
-    assert "exited with code 3" in outcome.results["b"].message
+    message = outcome.results["b"].message
+    assert "exited with code 3 during this test, and again when it ran alone" in message
+    assert "still running: Thread-1 (bomb)" in message  # as the first child said
 
 
 def test_a_child_that_dies_twice_while_importing_costs_that_module_only(tmp_path):

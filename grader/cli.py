@@ -1,12 +1,16 @@
 """`python -m grader SELECTOR... [--target T] [--json PATH]`: grade and print a scorecard.
 
 This is what `nox -s grade` runs. It imports no torch and no learner code itself.
-Exit status: 0 when every selected kata passed, 1 when any did not, 2 on a usage error.
+Exit status: 0 when every selected kata passed, 1 when any did not, 2 on a usage error,
+3 when the JSON report could not be written (the scorecard is printed all the same).
+The scorecard and the report say so when a file of the grader, of the tests or of their
+configuration changed while grading ran: the results may not be true then.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -14,15 +18,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import catalog, layout, progress, report, runner
+from grader import catalog, layout, processes, progress, report, runner
 from grader.layout import ROOT, TARGETS, Status
 
 USAGE = (
     "usage: nox -s grade -- SELECTOR... [--target exercises|solutions] [--json PATH] "
-    "[--timeout SECONDS]\n"
+    "[--timeout SECONDS] [--memory-limit SIZE]\n"
     "  SELECTOR is a sprint (sprint1), all, a module (sprint1.tensors), a kata "
-    "(sprint1.tensors.split_heads) or a kata's bare name (split_heads)"
+    "(sprint1.tensors.split_heads) or a kata's bare name (split_heads)\n"
+    "  --memory-limit: what each grading process may take (default 4G, or $KATA_MEMORY_LIMIT;"
+    " none for no limit)"
 )
+REPORT_NOT_WRITTEN = 3  # the exit status when --json could not be written
 
 
 class UsageError(Exception):
@@ -37,6 +44,7 @@ class Request:
     timeout: float | None
     sprints: list[str]
     katas: list[catalog.Kata]
+    memory_limit: int | None = processes.MEMORY_LIMIT  # bytes per grading process; None: none
 
     @property
     def label(self) -> str:
@@ -69,6 +77,7 @@ def parse(argv: list[str]) -> Request:
     parser.add_argument("--target", default="exercises")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--timeout", type=float)
+    parser.add_argument("--memory-limit")
     parser.add_argument("-h", "--help", action="store_true")
     args = parser.parse_args(argv)
     if args.help:
@@ -87,9 +96,16 @@ def parse(argv: list[str]) -> Request:
             )
         if args.json.is_dir():
             raise UsageError(f"--json {args.json} is a folder; give a file name\n{USAGE}")
+    memory = args.memory_limit or os.environ.get("KATA_MEMORY_LIMIT")
+    try:
+        memory_limit = processes.MEMORY_LIMIT if memory is None else processes.parse_size(memory)
+    except ValueError as exc:
+        raise UsageError(f"--memory-limit: {exc}\n{USAGE}") from None
     katas = select(args.selectors)
     sprints = list(dict.fromkeys(k.sprint for k in katas))
-    return Request(args.selectors, args.target, args.json, args.timeout, sprints, katas)
+    return Request(
+        args.selectors, args.target, args.json, args.timeout, sprints, katas, memory_limit
+    )
 
 
 def test_paths(katas: list[catalog.Kata], root: Path = ROOT) -> list[str]:
@@ -115,6 +131,9 @@ def grade(request: Request, *, launch=runner.spawn, progress_bar=None) -> list[r
             extra_env={"KATA_SELECT": ",".join(k.id for k in request.katas)},
             progress=progress_bar,
             launch=launch,
+            limits=dataclasses.replace(
+                processes.Limits.from_env(os.environ), memory=request.memory_limit
+            ),
         )
     return report.kata_results(request.katas, outcome)
 
@@ -136,7 +155,13 @@ def _stop(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through the runner, which kills the child
 
 
-def show(request: Request, results: list[report.KataResult], seconds: float, graded=None) -> str:
+def show(
+    request: Request,
+    results: list[report.KataResult],
+    seconds: float,
+    graded=None,
+    harness_changed: list[str] = (),
+) -> str:
     """The scorecard (with the time taken), after recording in the progress file the
     results that were graded now (`graded`, by default all of them)."""
     if request.target == "exercises":
@@ -148,6 +173,7 @@ def show(request: Request, results: list[report.KataResult], seconds: float, gra
         report.use_colour(),
         request.label,
         changed=progress.changed_at(request.target, request.katas),
+        harness_changed=harness_changed,
     )
     return f"{text}\n\n({seconds:.1f} s)"
 
@@ -160,17 +186,25 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     started = time.monotonic()
+    harness = runner.harness_fingerprint()
     bar = _progress_bar()
     results = grade(request, progress_bar=bar)
     if bar:
         sys.stderr.write("\r\033[K")
-    text = show(request, results, time.monotonic() - started)
+    changed = runner.harness_changes(harness)
+    text = show(request, results, time.monotonic() - started, harness_changed=changed)
+    status = 0 if all(r.status == Status.PASSED for r in results) else 1
     if request.json:
-        report.write_json(request.json, report.to_json(request.target, request.sprints, results))
-        text += f"\nReport written to {request.json}"
+        data = report.to_json(request.target, request.sprints, results, harness_changed=changed)
+        try:
+            report.write_json(request.json, data)
+            text += f"\nReport written to {request.json}"
+        except OSError as exc:
+            print(f"the report could not be written to {request.json}: {exc}", file=sys.stderr)
+            status = REPORT_NOT_WRITTEN
     try:
         print(text)
         sys.stdout.flush()
     except BrokenPipeError:  # `| head`: the reader has gone; the status still tells
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0 if all(r.status == Status.PASSED for r in results) else 1
+    return status

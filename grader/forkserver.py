@@ -5,7 +5,9 @@ imports torch, pytest, the grader's pytest plugin and the graded tests' imports 
 runs no torch op and no learner code, then waits. For each grade it forks a child that
 runs `pytest.main(ARGS)` as `python -m pytest ARGS` would (the project's root as cwd, the
 requested environment, stdout to /dev/null, stderr to the caller's file, a session of
-its own, killed if the server dies) and reports the child's pid and exit status.
+its own, killed if the server dies, under the limits its environment names) and reports
+the child's pid and exit status. The server is a child subreaper: whatever a child
+started, even in a session of its own, is killed and reaped before its exit is reported.
 
 `Server.launch` has `runner.spawn`'s interface: `runner.run(..., launch=server.launch)`.
 The server dies with the process that started it; a server that died is started again.
@@ -30,13 +32,18 @@ import time
 import traceback
 from pathlib import Path
 
-from grader import runner
+from grader import processes, runner
 from grader.catalog import ROOT
 
 MESSAGE_LIMIT = 1 << 20  # bytes of one request (arguments and environment as JSON)
 START_LIMIT = 120.0  # seconds for a server to import torch and fork its first child
 WAIT_STEP = 1.0  # seconds between checks that a child waited for still exists
-RUN_ONLY = ("KATA_SELECT",)  # variables that may differ per grade without a new server
+RUN_ONLY = (  # variables that may differ per grade without a new server
+    "KATA_SELECT",
+    "KATA_BROKEN_IMPORTS",
+    "KATA_MEMORY_LIMIT",
+    "KATA_FILE_LIMIT",
+)
 ALWAYS = (  # what every grading child needs, whatever the tests import
     "ctypes",
     "numpy",
@@ -67,6 +74,12 @@ class Child:
         self.server = server
         self.pid = pid
         self.returncode: int | None = None
+
+    @property
+    def helpers(self) -> tuple[int, ...]:
+        """The server: a process of the launcher's, not the run's (runner leaves it be)."""
+        proc = self.server.proc
+        return (proc.pid,) if proc is not None else ()
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -276,9 +289,13 @@ def _send(sock: socket.socket, **message) -> None:
 
 
 def _reap(pidfd: int, pid: int, sock: socket.socket, selector) -> None:
+    """A child ended: reap it, then kill and reap what it left (the processes now under
+    the server that are not its other children), then report its exit."""
     selector.unregister(pidfd)
     os.close(pidfd)
     _, status = os.waitpid(pid, 0)
+    running = {key.data for key in selector.get_map().values() if key.fileobj is not sock}
+    processes.reap_descendants(keep=running)
     _send(sock, exit=pid, code=os.waitstatus_to_exitcode(status))
 
 
@@ -303,7 +320,7 @@ def _child(request: dict, stderr: int, server: int, ready: int, inherited: list)
     code = 1
     try:
         os.setsid()
-        runner._die_with_parent()
+        processes.die_with_parent()
         if os.getppid() != server:  # it died before the line above
             os._exit(1)
         os.close(ready)
@@ -316,6 +333,7 @@ def _child(request: dict, stderr: int, server: int, ready: int, inherited: list)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        processes.apply_limits(processes.Limits.from_env(request["env"]).rlimits())
         code = _pytest_main(request["args"])
     except SystemExit as exc:  # as the interpreter would end on it
         if exc.code is None or isinstance(exc.code, int):
@@ -351,7 +369,8 @@ def main(argv: list[str]) -> None:
     """`python -m grader.forkserver FD PARENT [SPRINT...]`: die with PARENT, load what
     the SPRINTs' tests need, and serve on the socket FD."""
     sock = socket.socket(fileno=int(argv[0]))
-    runner._die_with_parent()
+    processes.die_with_parent()
+    processes.become_subreaper()
     if os.getppid() != int(argv[1]):  # it died before the line above
         return
     preload(heavy_imports(argv[2:]))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -139,6 +141,7 @@ def scorecard(
     colour: bool,
     label: str = "",
     changed: dict[str, float] | None = None,
+    harness_changed: list[str] = (),
 ) -> str:
     def paint(text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if colour else text
@@ -165,15 +168,31 @@ def scorecard(
     nxt = next_up(results, changed)
     if nxt is None:
         lines += ["", paint("Every kata passes. On to the next sprint!", "32;1")]
-        return "\n".join(lines)
-    lines += ["", paint(f"Next: {nxt.id} ({nxt.status})", COLOURS[nxt.status] + ";1")]
-    lines += [("  " + line).rstrip() for line in nxt.message.splitlines()]
-    lines += ["", f"Stuck? nox -s hint -- {nxt.id} gives a hint, one level at a time."]
+    else:
+        lines += ["", paint(f"Next: {nxt.id} ({nxt.status})", COLOURS[nxt.status] + ";1")]
+        lines += [("  " + line).rstrip() for line in nxt.message.splitlines()]
+        lines += ["", f"Stuck? nox -s hint -- {nxt.id} gives a hint, one level at a time."]
+    if harness_changed:
+        lines += ["", paint(harness_warning(harness_changed), "31;1")]
     return "\n".join(lines)
 
 
-def to_json(target: str, sprints: list[str], results: list[KataResult]) -> dict:
-    return {
+def harness_warning(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return (
+        f"Warning: files of the grader or of its tests changed while grading ran ({shown}). "
+        "These results may not be true: put those files back (git status shows them) and "
+        "grade again."
+    )
+
+
+def to_json(
+    target: str, sprints: list[str], results: list[KataResult], harness_changed: list[str] = ()
+) -> dict:
+    """The report. `harness_changed` is there only when files of the grader or its tests
+    changed while grading ran (a key added within version 1: readers ignore what they do
+    not know)."""
+    data = {
         "version": VERSION,
         "target": target,
         "sprints": sprints,
@@ -190,10 +209,21 @@ def to_json(target: str, sprints: list[str], results: list[KataResult]) -> dict:
             "total": len(results),
         },
     }
+    if harness_changed:
+        data["harness_changed"] = list(harness_changed)
+    return data
 
 
 def write_json(path: Path, data: dict) -> None:
+    """Write the report atomically: a file of a unique name in the same folder, then a
+    rename onto `path`. OSError when it cannot be written; nothing is left half done."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -20,7 +20,7 @@ import pytest
 
 from grader import target
 from grader.plugin.collection import forbidden, kata_id
-from grader.plugin.escapes import KataTimeout, NotRunAfterTimeout, escape
+from grader.plugin.escapes import KataTimeout, LearnerEscape, NotRunAfterTimeout, escape
 from grader.plugin.state import STATE, State
 
 
@@ -131,7 +131,11 @@ def _check_globals_untouched(kid: str) -> None:
 # --- the phases of a test ---------------------------------------------------------------
 
 
-@pytest.hookimpl(tryfirst=True)
+# Not tryfirst: pytest's own skipping hook (tryfirst) runs first, so that a test skipped
+# for hardware this machine lacks imports nothing and is counted as skipped even when its
+# module cannot be imported. pluggy calls the hook of a plugin registered later first, so
+# this one still runs before pytest's runner sets up the test's fixtures.
+@pytest.hookimpl
 def pytest_runtest_setup(item):
     kid = kata_id(item)
     state = item.config.stash[STATE]
@@ -139,6 +143,16 @@ def pytest_runtest_setup(item):
         if kid in state.timed_out:  # before any fixture: its teardown has nothing to undo
             raise NotRunAfterTimeout(f"{kid}: not run, an earlier test of this kata timed out")
         module_id = kid.rsplit(".", 1)[0]
+        broken = state.broken_imports.get(module_id)
+        if broken is not None:  # an earlier child was stopped while importing it
+            status, message = broken
+            raise (NotRunAfterTimeout if status == "timeout" else LearnerEscape)(
+                f"{kid}: {message}"
+            )
+        first = module_id not in state.imports
+        if first:  # the parent then knows whose import a kill or a crash cut short
+            state.imports.add(module_id)
+            state.emit(e="import", module=module_id)
         try:
             target.load(module_id)
         except KataTimeout:
@@ -148,6 +162,9 @@ def pytest_runtest_setup(item):
             if found is not None:
                 raise found from None
             raise
+        finally:
+            if first:
+                state.emit(e="imported", module=module_id)
     reset_globals(state)
 
 

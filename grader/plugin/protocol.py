@@ -8,12 +8,16 @@ the test as always; around it this module
 * runs the test under its time limit (grader.plugin.isolation.TimeLimit), and after a
   timeout lets no other test of that kata run (its setup says so instead);
 * makes one status and message of the phases' reports (grader.plugin.outcomes), adds
-  what the known mistakes say about a kata's first failure, and sends "result".
+  what the known mistakes say about a kata's first failure, and sends "result", with
+  the names of any threads learner code left running (should the process die later,
+  the parent can say what may have ended it).
 
 At the end of the session the variants' outcomes are written and "done" is sent.
 """
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 
@@ -29,6 +33,8 @@ from grader.plugin.state import STATE
 def pytest_runtest_protocol(item, nextitem):
     state = item.config.stash[STATE]
     kid = kata_id(item)
+    if not state.threads:  # before the first test: no learner code has run yet
+        state.threads = {t.ident for t in threading.enumerate()}
     state.emit(e="start", id=item.nodeid)
     if state.variants_out is not None and kid is not None and kid not in state.timed_out:
         diagnosis.run_variants(item, nextitem, kid)
@@ -50,7 +56,9 @@ def pytest_runtest_protocol(item, nextitem):
             message = diagnosis.without_common_cause(message)
         if said:
             message = cap(f"{message}\n\n{said}")
-    state.emit(e="result", id=item.nodeid, kata=kid, status=status, message=message)
+    left = [t.name for t in threading.enumerate() if t.ident not in state.threads]
+    extra = {"threads": left} if left else {}
+    state.emit(e="result", id=item.nodeid, kata=kid, status=status, message=message, **extra)
     return result
 
 

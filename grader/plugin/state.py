@@ -8,8 +8,13 @@ the process dies right after it:
     {"e": "collected", "tests": [{"id": ..., "kata": ..., "timeout": ...}, ...]}
     {"e": "collect_error", "module": ..., "path": ..., "message": ...}
     {"e": "start", "id": ...}
-    {"e": "result", "id": ..., "kata": ..., "status": ..., "message": ...}
+    {"e": "import", "module": ...}      the test's target module is being imported
+    {"e": "imported", "module": ...}    ... and that import is over, well or not
+    {"e": "result", "id": ..., "kata": ..., "status": ..., "message": ..., "threads": [...]}
     {"e": "done"}
+
+("threads", when there are any, names the threads learner code left running.) The
+parent checks every event against what the run allows, and drops any other.
 
 `grader.runner` reads them; without `--kata-events` nothing is written.
 """
@@ -39,11 +44,25 @@ class State:
     diagnosed: set[str] = field(default_factory=set)  # katas whose failure was diagnosed
     variant_results: dict[str, dict] = field(default_factory=dict)  # variant id → outcomes
     baseline: dict = field(default_factory=dict)  # global settings before any learner code
+    imports: set[str] = field(default_factory=set)  # target modules this child began to import
+    broken_imports: dict[str, list] = field(default_factory=lambda: _broken_imports())
+    threads: set[int] = field(default_factory=set)  # idents of threads before learner code
 
     def emit(self, **event) -> None:
         """Send one event to the parent (nothing without --kata-events)."""
         if self.events is not None:
             os.write(self.events, (json.dumps(event) + "\n").encode())
+
+
+def _broken_imports() -> dict[str, list]:
+    """Module → [status, message]: target modules an earlier child of this grading run was
+    stopped while importing (KATA_BROKEN_IMPORTS, set by grader.runner): not imported
+    again, their tests get that status. Read when the session starts, before learner code."""
+    try:
+        found = json.loads(os.environ.get("KATA_BROKEN_IMPORTS", "{}"))
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 STATE = pytest.StashKey[State]()  # config.stash[STATE]: the session's State

@@ -226,8 +226,10 @@ def softmax_last_dim_always(x, dim=-1):
     return e / e.sum(dim=-1, keepdim=True)
 
 
-@alternative("softmax")
+@mistake("softmax")
 def softmax_via_logsumexp(x, dim=-1):
+    """calls torch.logsumexp, of the softmax and sigmoid family this kata forbids whole:
+    exp(x − logsumexp(x)) is torch's softmax by another name"""
     return torch.exp(x - torch.logsumexp(x, dim=dim, keepdim=True))
 
 
@@ -268,9 +270,10 @@ def log_softmax_max_not_added_back(x, dim=-1):
     return x - torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))
 
 
-@alternative("log_softmax")
+@mistake("log_softmax")
 def log_softmax_via_logsumexp(x, dim=-1):
-    # x − logsumexp(x): ~1e-4 off at |x| = 1000 in float32, inside the tolerance
+    """calls torch.logsumexp, of the softmax and sigmoid family this kata forbids whole:
+    x − logsumexp(x) is torch's log_softmax by another name"""
     return x - torch.logsumexp(x, dim=dim, keepdim=True)
 
 
@@ -338,12 +341,23 @@ def cross_entropy_one_hot(logits, targets, ignore_index=-100):
     return (per_row * keep).sum() / keep.sum()
 
 
-@alternative("cross_entropy")
+@mistake("cross_entropy")
 def cross_entropy_logsumexp_minus_picked(logits, targets, ignore_index=-100):
+    """calls torch.logsumexp, of the softmax and sigmoid family this kata forbids whole:
+    logsumexp(x) minus the picked logit is torch's log-probability by another name"""
     keep = targets != ignore_index
     x, t = logits[keep], targets[keep]  # only the rows that count
     picked = x[torch.arange(x.shape[0]), t]
     return (torch.logsumexp(x, dim=1) - picked).mean()
+
+
+@alternative("cross_entropy")
+def cross_entropy_lse_by_hand_minus_picked(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    x, t = logits[keep], targets[keep]  # only the rows that count
+    m = x.amax(dim=1)
+    lse = m + (x - m[:, None]).exp().sum(dim=1).log()
+    return (lse - x[torch.arange(x.shape[0]), t]).mean()
 
 
 # --- mse_loss -----------------------------------------------------------------------------

@@ -76,6 +76,10 @@ def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float) -> Te
     parameter has a gradient). When it exceeds max_norm, every gradient is multiplied in
     place (the same .grad tensors) by max_norm / (total + 1e-6); otherwise the gradients
     are left exactly as they were. As torch.nn.utils.clip_grad_norm_, from scratch.
+
+    Off limits (the grader refuses each, however it is imported):
+    torch.nn.utils.clip_grad_norm_, torch.nn.utils.clip_grad_norm,
+    torch.nn.utils.get_total_norm, torch.nn.utils.clip_grads_with_norm_.
     """
     raise NotImplementedError("sprint3.training.clip_grad_norm")
 

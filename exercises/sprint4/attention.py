@@ -35,6 +35,12 @@ def scaled_dot_product_attention(
     torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask), which this
     kata may not call. Every query row sees at least one key. Differentiable; q, k, v and
     mask left unchanged.
+
+    Off limits (the grader refuses each under any name, torch.ops.aten included):
+    torch.nn.functional.scaled_dot_product_attention,
+    torch._scaled_dot_product_attention_math,
+    torch.nn.functional.multi_head_attention_forward,
+    torch.nn.MultiheadAttention.forward.
     """
     raise NotImplementedError("sprint4.attention.scaled_dot_product_attention")
 

@@ -1,9 +1,13 @@
 """Activations and losses from scratch, as torch.nn.functional has them.
 
 "From scratch" means elementary tensor operations (arithmetic, exp, log, expm1, erf,
-max, sum, where, gather, ...): the torch function of the same name is off limits, and
-the grader enforces it. Each function keeps the autograd graph, leaves its input
-unchanged, and stays finite where the naive formula overflows.
+max, sum, where, gather, ...). Each function's docstring ends with the torch functions
+that are off limits in it, and the grader enforces that list. sigmoid, tanh, softmax,
+log_softmax and cross_entropy share one: torch's softmax and sigmoid family, whose
+members give one another by arithmetic (tanh(x) = 2·sigmoid(2x) − 1, sigmoid(x) is
+softmax([0, x]) at 1, softmax(x) = exp(log_softmax(x)), ...). Each function keeps the
+autograd graph, leaves its input unchanged, and stays finite where the naive formula
+overflows.
 """
 
 import math
@@ -16,6 +20,9 @@ def relu(x: Tensor) -> Tensor:
     """max(x, 0) elementwise: x of any shape and floating dtype → the same shape and dtype.
 
     Equal to torch.relu, gradient included (1 where x > 0, else 0).
+
+    Off limits (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.relu.
     """
     return torch.where(x > 0, x, 0.0)
 
@@ -28,6 +35,16 @@ def sigmoid(x: Tensor) -> Tensor:
     there: e^(−x) overflows float32 to inf below x ≈ −88, so mind what that does to your
     formula. Differentiable by autograd, with torch.sigmoid's gradient at every input,
     x = 0 included (abs() and sign() have slope 0 at 0: a formula built on them loses it).
+
+    Off limits, the softmax and sigmoid family, each of which gives the others by
+    arithmetic (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.softmax, torch.nn.functional.softmin,
+    torch.log_softmax, torch.logsumexp, torch.logcumsumexp, torch.logaddexp,
+    torch.logaddexp2, torch.sigmoid, torch.tanh, torch.nn.functional.logsigmoid,
+    torch.nn.functional.softplus, torch.nn.functional.silu, torch.nn.functional.glu,
+    torch.nn.functional.nll_loss, torch.nn.functional.cross_entropy,
+    torch.nn.functional.binary_cross_entropy_with_logits,
+    torch.nn.functional.soft_margin_loss.
     """
     a = torch.where(x < 0, -x, x)  # |x|, with slope 1 at 0 (abs() has slope 0 there)
     e = torch.exp(-a)  # e^(−|x|) ∈ (0, 1]: never overflows
@@ -41,6 +58,16 @@ def tanh(x: Tensor) -> Tensor:
     near 0) for every input up to ±1000, and never NaN there: e^x is inf in float32
     above x ≈ 88, and inf / inf is NaN. Differentiable by autograd, with torch.tanh's
     gradient at every input, x = 0 included (abs() and sign() have slope 0 at 0).
+
+    Off limits, the softmax and sigmoid family, each of which gives the others by
+    arithmetic (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.softmax, torch.nn.functional.softmin,
+    torch.log_softmax, torch.logsumexp, torch.logcumsumexp, torch.logaddexp,
+    torch.logaddexp2, torch.sigmoid, torch.tanh, torch.nn.functional.logsigmoid,
+    torch.nn.functional.softplus, torch.nn.functional.silu, torch.nn.functional.glu,
+    torch.nn.functional.nll_loss, torch.nn.functional.cross_entropy,
+    torch.nn.functional.binary_cross_entropy_with_logits,
+    torch.nn.functional.soft_margin_loss.
     """
     # tanh(a) = (1 − e^(−2a)) / (1 + e^(−2a)) for a = |x| ≥ 0, where e^(−2a) ≤ 1; tanh is
     # odd. expm1(u) = e^u − 1 keeps the digits that 1 − e^u loses near 0.
@@ -58,6 +85,9 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     Equal to torch.nn.functional.gelu with the same `approximate` (about 1e-5 relative,
     an absolute 1e-6 near 0) for inputs up to ±1000, finite there; differentiable, with
     torch's gradient (x = 0 included).
+
+    Off limits (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.nn.functional.gelu.
     """
     if approximate == "tanh":
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
@@ -75,6 +105,16 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     (about 1e-5 relative, more for inputs near ±1000, which float32 stores to ~6e-5) for
     inputs up to ±1000, finite there (e^1000 is inf: softmax does not change when a
     constant is subtracted along `dim`). Differentiable, with torch's gradient.
+
+    Off limits, the softmax and sigmoid family, each of which gives the others by
+    arithmetic (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.softmax, torch.nn.functional.softmin,
+    torch.log_softmax, torch.logsumexp, torch.logcumsumexp, torch.logaddexp,
+    torch.logaddexp2, torch.sigmoid, torch.tanh, torch.nn.functional.logsigmoid,
+    torch.nn.functional.softplus, torch.nn.functional.silu, torch.nn.functional.glu,
+    torch.nn.functional.nll_loss, torch.nn.functional.cross_entropy,
+    torch.nn.functional.binary_cross_entropy_with_logits,
+    torch.nn.functional.soft_margin_loss.
     """
     # the largest entry of each slice becomes 0, so every exp is ≤ 1; the shift is a
     # constant along dim, so it needs no gradient
@@ -91,6 +131,16 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     log(softmax) would give −inf. Tolerance: float32 rounds numbers near 1000 to ~6e-5,
     so results are compared to about 1e-5 relative plus that absolute rounding.
     Differentiable, with torch's gradient.
+
+    Off limits, the softmax and sigmoid family, each of which gives the others by
+    arithmetic (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.softmax, torch.nn.functional.softmin,
+    torch.log_softmax, torch.logsumexp, torch.logcumsumexp, torch.logaddexp,
+    torch.logaddexp2, torch.sigmoid, torch.tanh, torch.nn.functional.logsigmoid,
+    torch.nn.functional.softplus, torch.nn.functional.silu, torch.nn.functional.glu,
+    torch.nn.functional.nll_loss, torch.nn.functional.cross_entropy,
+    torch.nn.functional.binary_cross_entropy_with_logits,
+    torch.nn.functional.soft_margin_loss.
     """
     z = x - x.amax(dim=dim, keepdim=True).detach()  # ≤ 0 along dim, one entry exactly 0
     return z - torch.log(torch.exp(z).sum(dim=dim, keepdim=True))
@@ -106,6 +156,16 @@ def cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> 
     Equal to torch.nn.functional.cross_entropy for logits up to ±1000 (finite there);
     differentiable with respect to the logits; logits and targets left unchanged.
     Every test has at least one target that counts.
+
+    Off limits, the softmax and sigmoid family, each of which gives the others by
+    arithmetic (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.softmax, torch.nn.functional.softmin,
+    torch.log_softmax, torch.logsumexp, torch.logcumsumexp, torch.logaddexp,
+    torch.logaddexp2, torch.sigmoid, torch.tanh, torch.nn.functional.logsigmoid,
+    torch.nn.functional.softplus, torch.nn.functional.silu, torch.nn.functional.glu,
+    torch.nn.functional.nll_loss, torch.nn.functional.cross_entropy,
+    torch.nn.functional.binary_cross_entropy_with_logits,
+    torch.nn.functional.soft_margin_loss.
     """
     keep = targets != ignore_index  # (N,) bool
     safe = targets.where(keep, 0)  # ignored rows gather class 0, then get dropped
@@ -120,5 +180,8 @@ def mse_loss(pred: Tensor, target: Tensor) -> Tensor:
     pred and target have the same shape (any, 0-d too) and floating dtype; the result
     has that dtype. Equal to torch.nn.functional.mse_loss; differentiable with respect
     to pred (and target); the inputs left unchanged.
+
+    Off limits (the grader refuses each under any name: Tensor methods, in-place forms,
+    torch.special, nn modules): torch.nn.functional.mse_loss.
     """
     return ((pred - target) ** 2).mean()

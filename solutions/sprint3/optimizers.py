@@ -34,6 +34,15 @@ class SGD(torch.optim.Optimizer):
     buffer lives in self.state[p] (so state_dict() and load_state_dict() carry it).
     Updates are in place (the parameters stay the same tensors) and not recorded by
     autograd. zero_grad() is the base class's.
+
+    Off limits, torch's SGD and Adam(W) update code (the grader refuses each, whether
+    your class inherits it or your code calls it): torch.optim.SGD.step,
+    torch.optim.sgd.sgd, torch.optim.sgd._single_tensor_sgd,
+    torch.optim.sgd._multi_tensor_sgd, torch.optim.sgd._fused_sgd, torch._fused_sgd_,
+    torch.optim.Adam.step, torch.optim.AdamW.step, torch.optim.adam.adam,
+    torch.optim.adamw.adamw, torch.optim.adam._single_tensor_adam,
+    torch.optim.adam._multi_tensor_adam, torch.optim.adam._fused_adam,
+    torch._fused_adam_, torch._fused_adamw_.
     """
 
     def __init__(
@@ -99,6 +108,14 @@ class AdamW(torch.optim.Optimizer):
     live in self.state[p] (so state_dict() and load_state_dict() carry them); keep t a
     Python int (1 − β2^t computed in float32 keeps only ~4 digits for β2 = 0.999).
     Updates are in place and not recorded by autograd; zero_grad() is the base class's.
+
+    Off limits, torch's SGD and Adam(W) update code (the grader refuses each, whether
+    your class inherits it or your code calls it): torch.optim.Adam.step,
+    torch.optim.AdamW.step, torch.optim.adam.adam, torch.optim.adamw.adamw,
+    torch.optim.adam._single_tensor_adam, torch.optim.adam._multi_tensor_adam,
+    torch.optim.adam._fused_adam, torch._fused_adam_, torch._fused_adamw_,
+    torch.optim.SGD.step, torch.optim.sgd.sgd, torch.optim.sgd._single_tensor_sgd,
+    torch.optim.sgd._multi_tensor_sgd, torch.optim.sgd._fused_sgd, torch._fused_sgd_.
     """
 
     def __init__(

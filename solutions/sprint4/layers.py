@@ -41,6 +41,12 @@ class LayerNorm(nn.Module):
 
     with mean and var taken over the last dim, var the biased variance (divide by n, not
     n − 1) and eps inside the square root. Differentiable; x left unchanged.
+
+    Off limits, torch's normalisations, which give the same result on a reshaped input
+    (the grader refuses each under any name, nn modules and an inherited forward
+    included): torch.nn.functional.layer_norm, torch.nn.functional.group_norm,
+    torch.nn.functional.batch_norm, torch.nn.functional.instance_norm,
+    torch.nn.LayerNorm.forward.
     """
 
     def __init__(self, n: int, eps: float = 1e-5, bias: bool = True):

@@ -226,8 +226,10 @@ def softmax_last_dim_always(x, dim=-1):
     return e / e.sum(dim=-1, keepdim=True)
 
 
-@alternative("softmax")
+@mistake("softmax")
 def softmax_via_logsumexp(x, dim=-1):
+    """calls torch.logsumexp, of the softmax and sigmoid family this kata forbids whole:
+    exp(x − logsumexp(x)) is torch's softmax by another name"""
     return torch.exp(x - torch.logsumexp(x, dim=dim, keepdim=True))
 
 
@@ -268,9 +270,10 @@ def log_softmax_max_not_added_back(x, dim=-1):
     return x - torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))
 
 
-@alternative("log_softmax")
+@mistake("log_softmax")
 def log_softmax_via_logsumexp(x, dim=-1):
-    # x − logsumexp(x): ~1e-4 off at |x| = 1000 in float32, inside the tolerance
+    """calls torch.logsumexp, of the softmax and sigmoid family this kata forbids whole:
+    x − logsumexp(x) is torch's log_softmax by another name"""
     return x - torch.logsumexp(x, dim=dim, keepdim=True)
 
 
@@ -338,12 +341,23 @@ def cross_entropy_one_hot(logits, targets, ignore_index=-100):
     return (per_row * keep).sum() / keep.sum()
 
 
-@alternative("cross_entropy")
+@mistake("cross_entropy")
 def cross_entropy_logsumexp_minus_picked(logits, targets, ignore_index=-100):
+    """calls torch.logsumexp, of the softmax and sigmoid family this kata forbids whole:
+    logsumexp(x) minus the picked logit is torch's log-probability by another name"""
     keep = targets != ignore_index
     x, t = logits[keep], targets[keep]  # only the rows that count
     picked = x[torch.arange(x.shape[0]), t]
     return (torch.logsumexp(x, dim=1) - picked).mean()
+
+
+@alternative("cross_entropy")
+def cross_entropy_lse_by_hand_minus_picked(logits, targets, ignore_index=-100):
+    keep = targets != ignore_index
+    x, t = logits[keep], targets[keep]  # only the rows that count
+    m = x.amax(dim=1)
+    lse = m + (x - m[:, None]).exp().sum(dim=1).log()
+    return (lse - x[torch.arange(x.shape[0]), t]).mean()
 
 
 # --- mse_loss -----------------------------------------------------------------------------
@@ -389,3 +403,149 @@ def mse_dot(pred, target):
 def mse_square_and_divide(pred, target):
     d = pred - target
     return (d * d).sum() / d.numel()
+
+
+# --- side doors around the from-scratch guard ---------------------------------------------
+# Each reaches a forbidden shortcut by a route the guard once missed: code compiled under a
+# filename outside the graded tree, another thread, the aten op or the C binding behind the
+# public name, or another member of the softmax and sigmoid family.
+
+exec(
+    compile(
+        "def softmax_compiled_elsewhere(x, dim=-1):\n"
+        '    """calls torch.softmax from code compiled under a filename of its own\n'
+        "    (exec(compile(source, '<kata>', 'exec'))): it is still the kata's code\"\"\"\n"
+        "    return torch.softmax(x, dim=dim)\n",
+        "<kata>",
+        "exec",
+    )
+)
+mistake("softmax")(globals()["softmax_compiled_elsewhere"])
+
+exec(
+    compile(
+        "def log_softmax_compiled_as_torch(x, dim=-1):\n"
+        '    """calls torch.log_softmax from code compiled under torch\'s own filename:\n'
+        '    it runs in the kata\'s module, so it is still the kata\'s code"""\n'
+        "    return torch.log_softmax(x, dim=dim)\n",
+        F.__file__,
+        "exec",
+    )
+)
+mistake("log_softmax")(globals()["log_softmax_compiled_as_torch"])
+
+
+@mistake("softmax")
+def softmax_in_a_thread_pool(x, dim=-1):
+    """hands torch.softmax to a ThreadPoolExecutor and waits for the result: the shortcut
+    runs in another thread, still on the kata's behalf"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(torch.softmax, x, dim).result()
+
+
+@mistake("sigmoid")
+def sigmoid_in_a_thread(x):
+    """runs torch.sigmoid in a threading.Thread of its own and takes its result"""
+    import threading
+
+    out = [torch.zeros_like(x)]
+    worker = threading.Thread(target=lambda: out.__setitem__(0, torch.sigmoid(x)))
+    worker.start()
+    worker.join()
+    return out[0]
+
+
+@mistake("softmax")
+def softmax_through_aten(x, dim=-1):
+    """calls torch.ops.aten._softmax, the op behind torch.softmax"""
+    return torch.ops.aten._softmax(x, dim, False)
+
+
+@mistake("log_softmax")
+def log_softmax_through_variable_functions(x, dim=-1):
+    """calls torch._C._VariableFunctions.log_softmax, the C binding of torch.log_softmax"""
+    return torch._C._VariableFunctions.log_softmax(x, dim)
+
+
+@mistake("sigmoid")
+def sigmoid_through_aten(x):
+    """calls torch.ops.aten.sigmoid, the op behind torch.sigmoid"""
+    return torch.ops.aten.sigmoid(x)
+
+
+@mistake("tanh")
+def tanh_through_aten(x):
+    """calls torch.ops.aten.tanh, the op behind torch.tanh"""
+    return torch.ops.aten.tanh(x)
+
+
+@mistake("relu")
+def relu_through_aten(x):
+    """calls torch.ops.aten.relu, the op behind torch.relu"""
+    return torch.ops.aten.relu(x)
+
+
+@mistake("gelu")
+def gelu_through_c_binding(x, approximate="none"):
+    """calls torch._C._nn.gelu, the C binding of torch.nn.functional.gelu"""
+    return torch._C._nn.gelu(x, approximate=approximate)
+
+
+@mistake("mse_loss")
+def mse_through_aten(pred, target):
+    """calls torch.ops.aten.mse_loss, the op behind torch.nn.functional.mse_loss"""
+    return torch.ops.aten.mse_loss(pred, target)
+
+
+@mistake("cross_entropy")
+def cross_entropy_in_a_thread_pool(logits, targets, ignore_index=-100):
+    """hands torch.nn.functional.cross_entropy to a ThreadPoolExecutor: the shortcut runs in
+    another thread, still on the kata's behalf"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(F.cross_entropy, logits, targets, ignore_index=ignore_index).result()
+
+
+@mistake("cross_entropy")
+def cross_entropy_gathers_with_aten_nll_loss(logits, targets, ignore_index=-100):
+    """takes its own log-softmax, then leaves the gathering and the mean to
+    torch.ops.aten.nll_loss_nd, the op behind torch.nn.functional.nll_loss"""
+    return torch.ops.aten.nll_loss_nd(_log_softmax(logits), targets, None, 1, ignore_index)
+
+
+@mistake("softmax")
+def softmax_exp_of_torch_log_softmax(x, dim=-1):
+    """exp(torch.log_softmax(x)): torch.log_softmax is of the softmax and sigmoid family this
+    kata forbids whole"""
+    return torch.exp(torch.log_softmax(x, dim=dim))
+
+
+@mistake("sigmoid")
+def sigmoid_from_torch_tanh(x):
+    """½(1 + torch.tanh(x/2)): torch.tanh is of the softmax and sigmoid family this kata
+    forbids whole"""
+    return 0.5 * (1 + torch.tanh(x / 2))
+
+
+@mistake("sigmoid")
+def sigmoid_from_softplus(x):
+    """exp(−softplus(−x)) with torch.nn.functional.softplus, of the softmax and sigmoid family
+    this kata forbids whole"""
+    return torch.exp(-F.softplus(-x))
+
+
+@mistake("sigmoid")
+def sigmoid_as_softmax_of_two(x):
+    """softmax over the pair (0, x), taken with torch.softmax: σ(x) is its second entry, and
+    torch.softmax is of the softmax and sigmoid family this kata forbids whole"""
+    return torch.softmax(torch.stack([torch.zeros_like(x), x]), dim=0)[1]
+
+
+@mistake("tanh")
+def tanh_from_torch_sigmoid(x):
+    """2·torch.sigmoid(2x) − 1: torch.sigmoid is of the softmax and sigmoid family this kata
+    forbids whole"""
+    return 2 * torch.sigmoid(2 * x) - 1

@@ -418,3 +418,69 @@ class AdamWForeachTensorStep(torch.optim.Optimizer):
                 bias1, bias2 = 1 - beta1**t, 1 - beta2**t
                 denom = v.sqrt() / bias2**0.5 + group["eps"]
                 p.addcdiv_(m, denom, value=-group["lr"] / bias1)
+
+
+# --- side doors around the from-scratch guard ---------------------------------------------
+# Each runs torch's own update code by a route the guard once missed: another thread, the
+# fused kernel called directly, a torch optimizer's step inherited.
+
+
+@mistake("SGD")
+class SGDStepsTorchInAThread(torch.optim.Optimizer):
+    """keeps a torch.optim.SGD inside and runs its step in a ThreadPoolExecutor: torch's
+    update code, in another thread"""
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+        self.inner = torch.optim.SGD(self.param_groups, lr=lr, momentum=momentum)
+
+    def step(self, closure=None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(self.inner.step).result()
+
+
+@mistake("AdamW")
+class AdamWFusedKernel(_AdamWBase):
+    """keeps the step count and both moving averages itself, but leaves the update to
+    torch._fused_adamw_, the kernel behind torch.optim.AdamW(fused=True)"""
+
+    def _update(self, p, g, group, state):
+        if not state:
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        torch._fused_adamw_(
+            [p],
+            [g],
+            [state["exp_avg"]],
+            [state["exp_avg_sq"]],
+            [],
+            [state["step"]],
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            amsgrad=False,
+            maximize=False,
+        )
+
+
+@mistake("AdamW")
+class AdamWSubclassesTorchAdam(torch.optim.Adam):
+    """subclasses torch.optim.Adam with decoupled_weight_decay=True and inherits its step:
+    torch's AdamW update code"""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=True,
+        )

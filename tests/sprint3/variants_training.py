@@ -459,3 +459,30 @@ def clamped_ratio(step, warmup_steps, max_steps, max_lr, min_lr):
         return (step + 1) / warmup_steps * max_lr
     r = min(max((step - warmup_steps) / max(1, max_steps - warmup_steps), 0.0), 1.0)
     return max_lr - (max_lr - min_lr) * (1 - math.cos(math.pi * r)) / 2
+
+
+# --- side doors around the from-scratch guard ---------------------------------------------
+# Each calls torch's clip_grad_norm_ by a route the guard once missed: code compiled under a
+# filename outside the graded tree, or another thread.
+
+exec(
+    compile(
+        "def clip_compiled_elsewhere(parameters, max_norm):\n"
+        '    """calls torch.nn.utils.clip_grad_norm_ from code compiled under a filename of\n'
+        "    its own (exec(compile(source, '<kata>', 'exec'))): it is still the kata's code\"\"\"\n"
+        "    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)\n",
+        "<kata>",
+        "exec",
+    )
+)
+mistake("clip_grad_norm")(globals()["clip_compiled_elsewhere"])
+
+
+@mistake("clip_grad_norm")
+def clip_in_a_thread_pool(parameters, max_norm):
+    """hands torch.nn.utils.clip_grad_norm_ to a ThreadPoolExecutor: the shortcut runs in
+    another thread, still on the kata's behalf"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(torch.nn.utils.clip_grad_norm_, parameters, max_norm).result()

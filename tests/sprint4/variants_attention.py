@@ -469,3 +469,31 @@ class MHANonPersistentBuffer(_MHALayers):
 
     def forward(self, x):
         return self.masked_forward(x, self.causal)
+
+
+# --- side doors around the from-scratch guard ---------------------------------------------
+# Each reaches torch's fused attention by a route the guard once missed: the aten op behind
+# the public name, torch's unfused math attention, or another thread.
+
+
+@mistake("scaled_dot_product_attention")
+def sdpa_through_aten(q, k, v, mask=None):
+    """calls torch.ops.aten.scaled_dot_product_attention, the op behind
+    F.scaled_dot_product_attention"""
+    return torch.ops.aten.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@mistake("scaled_dot_product_attention")
+def sdpa_math_through_aten(q, k, v, mask=None):
+    """calls torch.ops.aten._scaled_dot_product_attention_math, torch's own unfused attention"""
+    return torch.ops.aten._scaled_dot_product_attention_math(q, k, v, attn_mask=mask)[0]
+
+
+@mistake("scaled_dot_product_attention")
+def sdpa_in_a_thread_pool(q, k, v, mask=None):
+    """hands F.scaled_dot_product_attention to a ThreadPoolExecutor: the shortcut runs in
+    another thread, still on the kata's behalf"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(F.scaled_dot_product_attention, q, k, v, attn_mask=mask).result()

@@ -322,3 +322,49 @@ class BlockSubLayers(_Block):
         for norm, sub in ((self.ln_1, self.attn), (self.ln_2, self.mlp)):
             x = x + sub(norm(x))
         return x
+
+
+# --- side doors around the from-scratch guard ---------------------------------------------
+# Each reaches torch's layer norm by a route the guard once missed: an inherited forward,
+# the aten op behind the public name, a normalisation of the same family, another thread.
+
+
+@mistake("LayerNorm")
+class LNInheritsTorchForward(nn.LayerNorm):
+    """subclasses nn.LayerNorm and inherits its forward: torch's layer_norm does the work"""
+
+    def __init__(self, n, eps=1e-5, bias=True):
+        super().__init__(n, eps=eps, bias=bias)
+
+
+@mistake("LayerNorm")
+class LNThroughAten(_LN):
+    """calls torch.ops.aten.native_layer_norm, the op behind F.layer_norm"""
+
+    def forward(self, x):
+        shape = list(self.weight.shape)
+        return torch.ops.aten.native_layer_norm(x, shape, self.weight, self.bias, self.eps)[0]
+
+
+@mistake("LayerNorm")
+class LNThroughGroupNorm(_LN):
+    """one group of F.group_norm over rows of the last dim: the same numbers, from a
+    normalisation torch already has"""
+
+    def forward(self, x):
+        rows = x.reshape(-1, x.shape[-1])
+        return F.group_norm(rows, 1, self.weight, self.bias, self.eps).reshape(x.shape)
+
+
+@mistake("LayerNorm")
+class LNInAThreadPool(_LN):
+    """hands F.layer_norm to a ThreadPoolExecutor: the shortcut runs in another thread,
+    still on the kata's behalf"""
+
+    def forward(self, x):
+        from concurrent.futures import ThreadPoolExecutor
+
+        shape = self.weight.shape
+        with ThreadPoolExecutor(1) as pool:
+            job = pool.submit(F.layer_norm, x, shape, self.weight, self.bias, self.eps)
+            return job.result()

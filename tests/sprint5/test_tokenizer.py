@@ -201,6 +201,24 @@ class TestBPETokenizer:
                     "newest first, say)",
                 )
 
+    def test_earliest_merge_first_not_most_frequent(self):
+        # training learns (a, b) → 256, (256, 256) → 257, (b, c) → 258. In "bcbcabc" the
+        # pair (b, c) occurs 3 times and (a, b) once, but (a, b) was learnt first: merged
+        # first, it takes the b that (b, c) would have taken at the end
+        tok = trained("ababab bcbc", 259)
+        where = kata_call.then('.train("ababab bcbc", 259); encode')("bcbcabc")
+        got = text_call(lambda: tok.encode("bcbcabc"), where)
+        want = [258, 258, 256, 99]
+        if got != want:
+            fail(
+                where,
+                f"got {got}, expected {want} (merges {dict(tok.merges)})",
+                "the most frequent known pair merged first: encode applies the merges in the "
+                "order training learnt them, whatever their counts in the text encoded"
+                if got == [258, 258, 97, 258]
+                else "the merges applied in another order than training learnt them",
+            )
+
     def test_overlapping_pairs(self):
         tok = trained("aaaa", 300)
         where = kata_call.then(".train")("aaaa", 300)

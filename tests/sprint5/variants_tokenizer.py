@@ -160,6 +160,21 @@ class BPEEncodeReversed(_BPE):
 
 
 @mistake("BPETokenizer")
+class BPEMostFrequentFirst(_BPE):
+    """encode merges the most frequent known pair of the text first, not the one training
+    learnt first: a frequent late merge takes the ids an earlier one needed"""
+
+    def encode(self, text):
+        ids = list(text.encode("utf-8"))
+        while True:
+            counts = Counter(p for p in itertools.pairwise(ids) if p in self.merges)
+            if not counts:
+                return ids
+            pair = max(counts, key=counts.get)
+            ids = self.merge(ids, pair, self.merges[pair])
+
+
+@mistake("BPETokenizer")
 class BPEDecodeIgnore(_BPE):
     """decode with errors="ignore": invalid bytes vanish instead of becoming U+FFFD"""
 

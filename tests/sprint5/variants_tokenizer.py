@@ -55,6 +55,18 @@ class CharDuplicates(_Char):
         self.stoi = {ch: i for i, ch in enumerate(self.itos)}
 
 
+@mistake("CharTokenizer")
+class CharErrorNamesNoCharacter(_Char):
+    """raises ValueError for an unknown character without saying which one"""
+
+    def encode(self, text):
+        if any(ch not in self.stoi for ch in text):
+            raise ValueError(
+                f"text holds a character outside this vocabulary of size {len(self.itos)}"
+            )
+        return [self.stoi[ch] for ch in text]
+
+
 @alternative("CharTokenizer")
 class CharIndex(_Char):
     def encode(self, text):

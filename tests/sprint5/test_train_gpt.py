@@ -54,7 +54,15 @@ class TestGetBatch:
     def test_windows(self):
         data = torch.arange(100, 140)  # value − 100 = position
         where = kata_call(data, 6, 5, generator="seed 0")
-        x, y = train_gpt.get_batch(data, 6, 5, generator=seeded_generator(0))
+        out = train_gpt.get_batch(data, 6, 5, generator=seeded_generator(0))
+        if not (isinstance(out, tuple) and len(out) == 2):
+            fail(
+                where,
+                f"expected a tuple (x, y), got {describe(out)}",
+                "x and y stacked into one tensor, or put in a list, where the docstring "
+                "promises a tuple",
+            )
+        x, y = out
         check_tensor(x, where + " x", shape=(5, 6), dtype=torch.int64)
         check_tensor(y, where + " y", shape=(5, 6), dtype=torch.int64)
         starts = x[:, :1] - 100

@@ -55,6 +55,15 @@ def batch_y_not_shifted(data, block_size, batch_size, generator=None):
     return x, x.clone()
 
 
+@mistake("get_batch")
+def batch_stacked(data, block_size, batch_size, generator=None):
+    """returns torch.stack((x, y)), one (2, B, T) tensor, where the docstring promises the
+    tuple (x, y)"""
+    _check(data, block_size)
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    return torch.stack(_windows(data, starts, block_size))
+
+
 @alternative("get_batch")
 def batch_index_arithmetic(data, block_size, batch_size, generator=None):
     if len(data) <= block_size:

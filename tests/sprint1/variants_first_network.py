@@ -346,8 +346,9 @@ def never_zero_grad(steps=2000, lr=0.1, seed=0):
 
 @mistake("train_xor")
 def bce_with_a_kink_at_0(steps=2000, lr=0.1, seed=0):
-    """a hand-made stable BCE on the logits, z.clamp(min=0) + log(1 + e^(−|z|)) − y·z: right
-    in value, but clamp and abs have slope 0 at z = 0, where the BCE's slope is σ(0) − y"""
+    """a hand-made stable BCE on the logits, max(z, 0) + log(1 + e^(−|z|)) − y·z with clamp
+    and abs: right in value, but both have slope 0 at z = 0, where the BCE's slope is
+    σ(0) − y"""
     return _train(
         steps,
         lr,

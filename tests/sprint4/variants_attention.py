@@ -35,7 +35,7 @@ def mask_strictly_lower(T, device=None):
 
 @mistake("causal_mask")
 def mask_ignores_device(T, device=None):
-    """torch.ones(T, T, dtype=torch.bool).tril() whatever device says: the mask lands on the
+    """the mask is built without the device argument, whatever device says: it lands on the
     default device"""
     return torch.ones(T, T, dtype=torch.bool).tril()
 

@@ -334,6 +334,29 @@ def reference_train(model, data, *, accumulate=False, **kw) -> None:
 @kata("train")
 class TestTrain:
     def test_keyword_defaults(self):
+        # a run that leaves them out: one step, then the evaluation due at the end
+        model = Recorder()
+        kw = {"max_iters": 1, "batch_size": 2, "block_size": 4, "progress": False}
+        where = kata_call("Recorder", "train_data", "val_data", **kw, generator="seed 6")
+        train_gpt.train(model, sequence(60), sequence(30, 3), **kw, generator=seeded_generator(6))
+        if model.opt_args != (0.1, 1e-3, (0.9, 0.99)):
+            fail(
+                where,
+                f"configure_optimizers got {model.opt_args}, expected (0.1, 0.001, (0.9, 0.99)): "
+                "weight_decay 0.1 and learning_rate 1e-3 by default",
+            )
+        lrs, want = [lr for lr, _ in model.steps], cosine64(0, 100, 1, 1e-3, 1e-4)
+        if len(lrs) != 1 or abs(lrs[0] - want) > 1e-9 * want:
+            fail(where, f"the step ran with lr {lrs}, expected [{want}] (warmup_iters 100)")
+        evals = sum(not training for training, *_ in model.calls)
+        if evals != 2 * 20:
+            fail(
+                where,
+                f"{evals} eval forwards, expected 2 splits × eval_iters 20",
+                "eval_iters defaults to nanoGPT's 200, where the docstring says 20"
+                if evals == 2 * 200
+                else "",
+            )
         where = f"{kata_call.name}'s signature"
         params = inspect.signature(train_gpt.train).parameters
         open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

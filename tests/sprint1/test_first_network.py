@@ -633,7 +633,7 @@ class TestTrainXor:
             check_close(
                 params[key].detach().double(),
                 want_params[key],
-                f"{where} → params[{key!r}] after {steps} steps",
+                f"{where} → {key} after {steps} steps",
                 rtol=1e-5,
                 atol=1e-6,
                 mistake="a gradient that was not cleared between steps (it accumulates), "
@@ -664,9 +664,9 @@ class TestTrainXor:
             check_close(
                 got,
                 want[key] - p0[key],
-                f"{where} → the first step's update of params[{key!r}] (params after the "
-                "step less those of train_xor(steps=0, seed=3)), against gradient descent on "
-                "the mean BCE",
+                f"{where} → the first step's update of {key} (its value after the step less "
+                "its value from train_xor(steps=0, seed=3)), against gradient descent on the "
+                "mean BCE",
                 rtol=1e-5,
                 atol=1e-6,
                 mistake=mistake,

@@ -50,7 +50,7 @@ def mask_positions_on_two_devices(T, device=None):
 @alternative("causal_mask")
 def mask_built_then_moved(T, device=None):
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    return mask if device is None else mask.to(device)
+    return mask if device is None else mask.to(device=device)
 
 
 @alternative("causal_mask")

@@ -81,8 +81,8 @@ def load_mnist(
 
     Nothing is ever downloaded (download=False). When any of the four files is missing,
     raise `FileNotFoundError` at once (not torchvision's RuntimeError) with a message
-    that names the folder it looked in (root/MNIST/raw) and says how to get the data,
-    e.g. by running `torchvision.datasets.MNIST(root, download=True)` once on a machine
-    with a network connection, or by copying the four files there.
+    that names the folder it looked in (root/MNIST/raw) and the files missing there, and
+    says how to get them: e.g. run `torchvision.datasets.MNIST(root, download=True)` once
+    on a machine with a network connection, or copy the four files into that folder.
     """
     raise NotImplementedError("sprint2.transforms.load_mnist")

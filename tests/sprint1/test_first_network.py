@@ -508,8 +508,13 @@ def _train_where(**kwargs) -> str:
 
 
 def _check_run(result, where: str, steps: int) -> tuple[dict, list]:
-    if not (isinstance(result, tuple | list) and len(result) == 2):
-        fail(where, f"expected a tuple (params, losses), got {describe(result)}")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(
+            where,
+            "expected a tuple (params, losses), got "
+            + (f"a list of {len(result)}" if isinstance(result, list) else describe(result)),
+            "a list where the docstring promises a tuple" if isinstance(result, list) else "",
+        )
     params, losses = result
     _check_keys(params, where + " → params")
     for key, shape in _shapes(2, 8, 1).items():
@@ -529,22 +534,42 @@ def _check_run(result, where: str, steps: int) -> tuple[dict, list]:
     return params, losses
 
 
-def _bce(params64: dict[str, Tensor]) -> Tensor:
-    return F.binary_cross_entropy_with_logits(_forward64(XOR_X, params64).squeeze(1), XOR_Y)
+def _bce(params64: dict[str, Tensor], slope_at_0: float | None = None) -> Tensor:
+    """The mean BCE on the logits. slope_at_0 replaces softplus's slope σ(0) = ½ where a
+    logit is exactly 0 (the value is unchanged): what a hand-made softplus with a kink at
+    0 gives autograd (clamp, relu and abs take 0 there), to name that slip."""
+    z = _forward64(XOR_X, params64).squeeze(1)
+    loss = F.binary_cross_entropy_with_logits(z, XOR_Y)
+    if slope_at_0 is not None:
+        loss = loss + ((slope_at_0 - 0.5) * z * (z == 0)).mean()
+    return loss
 
 
-def _descend64(p0: dict[str, Tensor], lr: float, steps: int):
-    """Full-batch gradient descent on the mean BCE in float64: the trajectory to match."""
+def _descend64(p0: dict[str, Tensor], lr: float, steps: int, accumulate=False, slope_at_0=None):
+    """Full-batch gradient descent on the mean BCE in float64: the trajectory to match.
+    accumulate=True and slope_at_0 give the trajectories of two slips: gradients never
+    cleared (each step adds to the last), and a softplus with a kink at 0."""
     p = {k: v.detach().double().clone().requires_grad_(True) for k, v in p0.items()}
+    total = {k: torch.zeros_like(p[k]) for k in KEYS}
     losses = []
     for _ in range(steps):
-        loss = _bce(p)
+        loss = _bce(p, slope_at_0)
         grads = torch.autograd.grad(loss, [p[k] for k in KEYS])
         with torch.no_grad():
             for key, grad in zip(KEYS, grads):
-                p[key] -= lr * grad
+                total[key] = total[key] + grad if accumulate else grad
+                p[key] -= lr * total[key]
         losses.append(loss.item())
     return {k: v.detach() for k, v in p.items()}, losses
+
+
+KINK_AT_0 = (
+    "the loss's slope at logit 0 is wrong. At the start the biases are 0, so the point "
+    "(0, 0) has hidden units and logit exactly 0, where the BCE's slope is σ(0) − y = ½ − y; "
+    "a hand-made BCE or softplus built on clamp, relu, abs or sign has a kink at 0, where "
+    "autograd takes the slope of one side (0 or 1) instead. That is a real bug, not "
+    "rounding: gradient descent on the BCE starts from that slope"
+)
 
 
 @kata("train_xor")
@@ -589,6 +614,7 @@ class TestTrainXor:
         where = _train_where(steps=steps, lr=lr, seed=3)
         start_where = _train_where(steps=0, lr=lr, seed=3)
         start, _ = _check_run(first_network.train_xor(steps=0, lr=lr, seed=3), start_where, 0)
+        self.check_first_update(start, lr)
         params, losses = _check_run(
             first_network.train_xor(steps=steps, lr=lr, seed=3), where, steps
         )
@@ -601,17 +627,49 @@ class TestTrainXor:
             "from the params of train_xor(steps=0, seed=3))",
             rtol=1e-5,
             atol=1e-6,
-            mistake=_loss_slip(losses, want_losses, start),
+            mistake=_loss_slip(losses, want_losses, start, lr),
         )
         for key in KEYS:
             check_close(
                 params[key].detach().double(),
                 want_params[key],
-                f"{where} → params[{key!r}] after {steps} steps",
+                f"{where} → {key} after {steps} steps",
                 rtol=1e-5,
                 atol=1e-6,
                 mistake="a gradient that was not cleared between steps (it accumulates), "
                 "or an update other than p − lr·grad",
+            )
+
+    @staticmethod
+    def check_first_update(start: dict[str, Tensor], lr: float) -> None:
+        """The first step's update of each parameter against float64 gradient descent on
+        the mean BCE, from the params of train_xor(steps=0, seed=3)."""
+        where = _train_where(steps=1, lr=lr, seed=3)
+        params, losses = _check_run(first_network.train_xor(steps=1, lr=lr, seed=3), where, 1)
+        p0 = _as64(start)
+        want, want_losses = _descend64(start, lr, 1)
+        check_close(
+            torch.tensor(losses, dtype=torch.float64),
+            torch.tensor(want_losses, dtype=torch.float64),
+            where + " → losses[0], the loss at the params of train_xor(steps=0, seed=3)",
+            rtol=1e-5,
+            atol=1e-6,
+            mistake=_loss_slip(losses, want_losses, start, lr),
+        )
+        kinked = [_descend64(start, lr, 1, slope_at_0=s)[0] for s in (0.0, 1.0)]
+        for key in KEYS:
+            got = params[key].detach().double() - p0[key]
+            mistake = likely_mistake(got, [(KINK_AT_0, k[key] - p0[key]) for k in kinked])
+            # float32 params of size ~1 hold an update of ~1e-2 to ~6e-8 absolute
+            check_close(
+                got,
+                want[key] - p0[key],
+                f"{where} → the first step's update of {key} (its value after the step less "
+                "its value from train_xor(steps=0, seed=3)), against gradient descent on the "
+                "mean BCE",
+                rtol=1e-5,
+                atol=1e-6,
+                mistake=mistake,
             )
 
     def test_same_seed_same_run(self):
@@ -645,7 +703,7 @@ class TestTrainXor:
         check_rng_untouched(before, where)
 
 
-def _loss_slip(losses: list, want: list, start: dict[str, Tensor]) -> str:
+def _loss_slip(losses: list, want: list, start: dict[str, Tensor], lr: float) -> str:
     """Name the loss that losses[0] is, when it is not the mean BCE on the logits."""
     if not losses or not isinstance(losses[0], float):
         return ""
@@ -660,6 +718,10 @@ def _loss_slip(losses: list, want: list, start: dict[str, Tensor]) -> str:
     for text, value in slips:
         if abs(losses[0] - value.item()) < 1e-4:
             return text
-    if abs(losses[0] - want[0]) < 1e-5:
-        return "the first step is right and later ones drift: are the gradients cleared?"
+    uncleared = _descend64(start, lr, len(losses), accumulate=True)[1]
+    if len(want) > 1 and all(abs(g - u) < 1e-5 for g, u in zip(losses, uncleared)):
+        return (
+            "the gradients are not cleared between steps: backward adds each step's gradient "
+            "to the last ones, so every update after the first uses their sum"
+        )
     return ""

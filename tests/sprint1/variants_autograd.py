@@ -195,6 +195,15 @@ def bias_as_a_vector(x, y, w, b):
 
 
 @mistake("mse_grads")
+def returns_a_list(x, y, w, b):
+    """returns [dL/dw, dL/db], a list, where the docstring promises a tuple"""
+    w = w.detach().requires_grad_(True)
+    b = b.detach().requires_grad_(True)
+    ((x @ w + b - y) ** 2).mean().backward()
+    return [w.grad, b.grad]
+
+
+@mistake("mse_grads")
 def unbiased_mean(x, y, w, b):
     """divides the summed squared error by N − 1 instead of N"""
     w = w.detach().requires_grad_(True)

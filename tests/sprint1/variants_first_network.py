@@ -345,6 +345,25 @@ def never_zero_grad(steps=2000, lr=0.1, seed=0):
 
 
 @mistake("train_xor")
+def bce_with_a_kink_at_0(steps=2000, lr=0.1, seed=0):
+    """a hand-made stable BCE on the logits, max(z, 0) + log(1 + e^(−|z|)) − y·z with clamp
+    and abs: right in value, but both have slope 0 at z = 0, where the BCE's slope is
+    σ(0) − y"""
+    return _train(
+        steps,
+        lr,
+        seed,
+        lambda z, y: (z.clamp(min=0) + torch.log1p(torch.exp(-z.abs())) - y * z).mean(),
+    )
+
+
+@mistake("train_xor")
+def returns_a_list(steps=2000, lr=0.1, seed=0):
+    """returns [params, losses], a list, where the docstring promises a tuple"""
+    return list(_train(steps, lr, seed, _bce))
+
+
+@mistake("train_xor")
 def seeds_global_rng(steps=2000, lr=0.1, seed=0):
     """seeds the global RNG (torch.manual_seed) and draws from it instead of from a seeded
     torch.Generator"""

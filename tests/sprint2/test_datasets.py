@@ -27,10 +27,24 @@ def _linear_where(n, weight, bias, **kwargs) -> str:
     return kata_call(n, weight, bias, **kwargs)
 
 
+def shown(value) -> str:
+    """A value as a type message shows it: a list by its length (its tensors take lines)."""
+    return f"a list of {len(value)}" if isinstance(value, list) else describe(value)
+
+
+def check_pair(item, where: str) -> None:
+    """item is the tuple (x, y) the docstrings promise."""
+    if not (isinstance(item, tuple) and len(item) == 2):
+        fail(
+            where,
+            f"expected a tuple (x, y), got {shown(item)}",
+            "a list where the docstring promises a tuple" if isinstance(item, list) else "",
+        )
+
+
 def _pair(item, where: str) -> tuple[Tensor, Tensor]:
     """item is (x, y), float32 tensors of shape (1,)."""
-    if not (isinstance(item, tuple | list) and len(item) == 2):
-        fail(where, f"expected a pair (x, y), got {describe(item)}")
+    check_pair(item, where)
     x, y = item
     for name, t in (("x", x), ("y", y)):
         if isinstance(t, Tensor) and t.shape == ():
@@ -249,8 +263,7 @@ class TestLinearDataset:
         plain = datasets.LinearDataset(n, 3.0, 1.0, noise_std=0.1, seed=9)
         for i in range(n):
             item = ds[i]
-            if not (isinstance(item, tuple | list) and len(item) == 2):
-                fail(f"{where}[{i}]", f"expected a pair (x, y), got {describe(item)}")
+            check_pair(item, f"{where}[{i}]")
             x, y = _pair(plain[i], kata_call(n, 3.0, 1.0) + f"[{i}]")
             check_close(
                 item[0],
@@ -304,8 +317,7 @@ def _check_items(ds, text: str, block_size: int, where: str) -> None:
         fail(where, f"len(ds) is {got_len}, expected len(text) − block_size = {n}", mistake)
     for i in range(n):
         item = ds[i]
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            fail(f"{where}[{i}]", f"expected a pair (x, y), got {describe(item)}")
+        check_pair(item, f"{where}[{i}]")
         x, y = item
         want_x = torch.tensor(ids[i : i + block_size])
         want_y = torch.tensor(ids[i + 1 : i + block_size + 1])
@@ -356,8 +368,8 @@ class TestCharDataset:
     def test_vocabulary_is_sorted(self):
         where = _char_where(TEXT, 4)
         ds = datasets.CharDataset(TEXT, 4)
-        if ds.vocab_size != len(CHARS):
-            fail(where, f"vocab_size is {ds.vocab_size!r}, expected {len(CHARS)}")
+        if type(ds.vocab_size) is not int or ds.vocab_size != len(CHARS):
+            fail(where, f"vocab_size is {describe(ds.vocab_size)}, expected the int {len(CHARS)}")
         got = [ds.itos[i] for i in range(len(CHARS))]
         if got != CHARS:
             mistake = ""

@@ -286,14 +286,28 @@ def _pad_oracle(batch, pad_value):
     )
 
 
+def shown(value) -> str:
+    """A value as a type message shows it: a list by its length (its tensors take lines)."""
+    return f"a list of {len(value)}" if isinstance(value, list) else describe(value)
+
+
+def check_triple(out, where: str) -> None:
+    """out is the tuple (padded, lengths, labels) the docstring promises."""
+    if not (isinstance(out, tuple) and len(out) == 3):
+        fail(
+            where,
+            f"expected a tuple (padded, lengths, labels), got {shown(out)}",
+            "a list where the docstring promises a tuple" if isinstance(out, list) else "",
+        )
+
+
 def _check_collate(batch, pad_value=None) -> None:
     kwargs = {} if pad_value is None else {"pad_value": pad_value}
     where = _collate_where(batch, **kwargs)
     snap = Snapshot(**{f"seq{b}": s for b, (s, _) in enumerate(batch)})
     out = loaders.pad_collate(batch, **kwargs)
     snap.check(where)
-    if not (isinstance(out, tuple | list) and len(out) == 3):
-        fail(where, f"expected a tuple (padded, lengths, labels), got {describe(out)}")
+    check_triple(out, where)
     padded, lengths, labels = out
     want_padded, want_lengths, want_labels = _pad_oracle(batch, pad_value or 0)
     B, T = want_padded.shape
@@ -320,14 +334,17 @@ def _check_collate(batch, pad_value=None) -> None:
         elif pad_value not in (None, 0) and torch.equal(padded, _pad_oracle(batch, 0)[0]):
             mistake = f"padded with 0 whatever pad_value ({pad_value}) says"
     check_close(padded, want_padded, where + " → padded (B, T_max)", mistake=mistake)
-    check_close(
-        lengths,
-        want_lengths,
-        where + " → lengths (B,)",
-        mistake="the lengths of the sequences before padding, not T_max"
-        if isinstance(lengths, Tensor) and bool((lengths == T).all())
-        else "",
-    )
+    mistake = ""
+    if isinstance(lengths, Tensor) and lengths.shape == (B,):
+        if bool((lengths == T).all()):
+            mistake = "the lengths of the sequences before padding, not T_max"
+        elif torch.equal(lengths, (want_padded != (pad_value or 0)).sum(dim=1)):
+            mistake = (
+                "the lengths counted as the entries that differ from pad_value: a token "
+                "equal to pad_value is part of its sequence too, and padding can't be told "
+                "from it once it is in"
+            )
+    check_close(lengths, want_lengths, where + " → lengths (B,)", mistake=mistake)
     check_close(labels, want_labels, where + " → labels (B,)")
 
 
@@ -345,10 +362,14 @@ class TestPadCollate:
         batch = list(zip(_seqs([1, 2, 3], [4]), [7, 3]))
         where = _collate_where(batch)
         out = loaders.pad_collate(batch)
-        if not (isinstance(out, tuple | list) and len(out) == 3):
-            fail(where, f"expected a tuple (padded, lengths, labels), got {describe(out)}")
+        check_triple(out, where)
         for name, got, shape in zip(("padded", "lengths", "labels"), out, ((2, 3), (2,), (2,))):
             check_tensor(got, f"{where} → {name}", shape=shape, dtype=torch.int64)
+
+    def test_a_token_equal_to_the_pad_value(self):
+        # a 0 (the default pad) inside and at the end of a sequence; then pad_value=7
+        _check_collate(list(zip(_seqs([5, 0, 0], [0], [3, 0, 4, 4]), [1, 0, 1])))
+        _check_collate(list(zip(_seqs([7, 1, 7], [2], [7]), [0, 1, 2])), pad_value=7)
 
     def test_one_sequence_and_equal_lengths(self):
         _check_collate([(torch.tensor([3, 1, 4]), 5)])
@@ -381,8 +402,14 @@ def _split_where(dataset, val_fraction, **kwargs) -> str:
 def _split(dataset, val_fraction, where, **kwargs) -> tuple[list[int], list[int]]:
     """(train items, val items) of split_dataset, after checking both are Subsets of it."""
     out = loaders.split_dataset(dataset, val_fraction, **kwargs)
-    if not (isinstance(out, tuple | list) and len(out) == 2):
-        fail(where, f"expected a tuple (train, val), got {describe(out)}")
+    if not (isinstance(out, tuple) and len(out) == 2):
+        fail(
+            where,
+            f"expected a tuple (train, val), got {shown(out)}",
+            "random_split's list handed back as it is, where the docstring promises a tuple"
+            if isinstance(out, list)
+            else "",
+        )
     items = []
     for name, part in zip(("train", "val"), out):
         if not isinstance(part, Subset):

@@ -5,6 +5,7 @@ module in the first test's setup: its ~4 s then count against no test's time lim
 """
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -418,6 +419,11 @@ class ToPixels:
         return "transform"
 
 
+# A way to get the files, in the message: download them, or copy (place, put, move, ...)
+# them into the folder; any wording of either
+HOW_TO_GET = re.compile(r"download|\b(cop(y|ied|ying)|place|put|move|fetch|save|extract)", re.I)
+
+
 @kata("load_mnist")
 class TestLoadMnist:
     @pytest.fixture(autouse=True)
@@ -504,12 +510,29 @@ class TestLoadMnist:
                     "the message names another folder (root itself, say); torchvision looks "
                     "in root/MNIST/raw/, and the learner needs to know where to put the files",
                 )
-            if "download" not in message.lower():
+            folder = Path(root) / "MNIST" / "raw"
+            missing = [
+                name
+                for split in ("train", "test")
+                for name in mnist_files.FILES[split]
+                if not (folder / name).is_file()
+            ]
+            unnamed = [name for name in missing if name not in message]
+            if unnamed:
+                fail(
+                    where,
+                    f"the FileNotFoundError says {message!r}; it should name the files missing "
+                    f"there ({', '.join(missing)})",
+                    "the message says the data is missing but not which files: the learner "
+                    "needs their names to fetch or copy the right ones",
+                )
+            if not HOW_TO_GET.search(message):
                 fail(
                     where,
                     f"the FileNotFoundError says {message!r}; it should say how to get the data",
                     "the message says what is missing but not how to get it: a download, once, "
-                    "on a machine with a network connection",
+                    "on a machine with a network connection, or a copy of the files into that "
+                    "folder",
                 )
             return
         except NotImplementedError:

@@ -130,6 +130,17 @@ class NumpyFloat64(Dataset):
         return (x if self.transform is None else self.transform(x)), self.y[i]
 
 
+@mistake("LinearDataset")
+class ItemsAsLists(_Line):
+    """items are lists [x, y], where the docstring promises the tuple (x, y)"""
+
+    def __init__(self, n, weight, bias, noise_std=0.0, seed=0, transform=None):
+        super().__init__(n, weight, bias, noise_std, seed, transform)
+
+    def __getitem__(self, i):
+        return list(super().__getitem__(i))
+
+
 @alternative("LinearDataset")
 class WithNumpyGenerator(Dataset):
     def __init__(self, n, weight, bias, noise_std=0.0, seed=0, transform=None):
@@ -250,6 +261,15 @@ class FloatIds(_Chars):
 
     def __init__(self, text, block_size):
         super().__init__(text, block_size, dtype=torch.float32)
+
+
+@mistake("CharDataset")
+class VocabSizeAsTensor(_Chars):
+    """vocab_size kept as a 0-d tensor (the max id plus one) instead of a Python int"""
+
+    def __init__(self, text, block_size):
+        super().__init__(text, block_size)
+        self.vocab_size = self.data.max() + 1
 
 
 @alternative("CharDataset")

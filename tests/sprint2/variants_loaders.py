@@ -209,6 +209,23 @@ def lengths_after_padding(batch, pad_value=0):
 
 
 @mistake("pad_collate")
+def lengths_counted_as_non_pad(batch, pad_value=0):
+    """lengths counted as the entries that differ from pad_value: a token equal to the pad
+    value is not counted"""
+    seqs, labels = zip(*batch)
+    padded = pad_sequence(seqs, batch_first=True, padding_value=pad_value)
+    return padded, (padded != pad_value).sum(dim=1), torch.tensor(labels)
+
+
+@mistake("pad_collate")
+def returns_a_list(batch, pad_value=0):
+    """returns [padded, lengths, labels], a list, where the docstring promises a tuple"""
+    seqs, labels = zip(*batch)
+    padded = pad_sequence(seqs, batch_first=True, padding_value=pad_value)
+    return [padded, torch.tensor([len(s) for s in seqs]), torch.tensor(labels)]
+
+
+@mistake("pad_collate")
 def float_labels(batch, pad_value=0):
     """labels built with torch.Tensor(labels): float32 instead of int64"""
     seqs, labels = zip(*batch)
@@ -294,6 +311,15 @@ def python_random_seed(dataset, val_fraction, seed=0):
     order = list(range(n))
     random.shuffle(order)
     return Subset(dataset, order[k:]), Subset(dataset, order[:k])
+
+
+@mistake("split_dataset")
+def random_splits_list(dataset, val_fraction, seed=0):
+    """returns random_split's result as it is: a list [train, val], where the docstring
+    promises a tuple"""
+    n = len(dataset)
+    k = int(n * val_fraction)
+    return random_split(dataset, [n - k, k], generator=torch.Generator().manual_seed(seed))
 
 
 @mistake("split_dataset")

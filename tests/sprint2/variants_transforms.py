@@ -262,8 +262,9 @@ class AsModule(torch.nn.Module):
 
 
 def _missing_message(raw) -> str:
+    missing = [name for name in FILES if not os.path.isfile(os.path.join(raw, name))]
     return (
-        f"MNIST files not found in {raw}: download them with "
+        f"MNIST files not found in {raw} ({', '.join(missing)}): download them with "
         "torchvision.datasets.MNIST(root, download=True) on a machine with a network"
     )
 
@@ -332,8 +333,43 @@ def catches_runtime_error(root, train=True, transform=None):
     except RuntimeError as exc:
         raw = Path(root) / "MNIST" / "raw"
         raise FileNotFoundError(
-            f"no MNIST in {raw}; download it once: datasets.MNIST({str(root)!r}, download=True)"
+            f"no MNIST in {raw}, which needs all four of {', '.join(FILES)}; download them "
+            f"once: datasets.MNIST({str(root)!r}, download=True)"
         ) from exc
+
+
+@mistake("load_mnist")
+def message_names_no_file(root, train=True, transform=None):
+    """the FileNotFoundError names the folder and how to get MNIST, but not which files
+    are missing"""
+    raw = os.path.join(root, "MNIST", "raw")
+    if not all(os.path.isfile(os.path.join(raw, name)) for name in FILES):
+        raise FileNotFoundError(f"MNIST is not in {raw}: download it with download=True once")
+    return datasets.MNIST(root, train=train, transform=transform, download=False)
+
+
+@mistake("load_mnist")
+def message_says_not_how_to_get_them(root, train=True, transform=None):
+    """the FileNotFoundError names the folder and the missing files, but not how to get
+    them (a download, or a copy into that folder)"""
+    raw = os.path.join(root, "MNIST", "raw")
+    missing = [name for name in FILES if not os.path.isfile(os.path.join(raw, name))]
+    if missing:
+        raise FileNotFoundError(f"{raw} has no {', '.join(missing)}")
+    return datasets.MNIST(root, train=train, transform=transform, download=False)
+
+
+@alternative("load_mnist")
+def message_says_copy_them_there(root, train=True, transform=None):
+    # the docstring's other way to get the data: copy the files in
+    raw = Path(root) / "MNIST" / "raw"
+    missing = [name for name in FILES if not (raw / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"MNIST files missing: {', '.join(missing)}. Copy these uncompressed IDX files "
+            f"into {raw} and try again."
+        )
+    return datasets.MNIST(root, train=train, transform=transform, download=False)
 
 
 @alternative("load_mnist")

@@ -123,10 +123,13 @@ def call(fn, where: str):
         fail(where, f"raised RuntimeError: {text.splitlines()[0]}", mistake)
 
 
-def check_grad(kata_fn, ref_fn, x: Tensor, where: str, zero_hint: str = "") -> None:
+def check_grad(
+    kata_fn, ref_fn, x: Tensor, where: str, zero_hint: str = "", nan_hint: str = "", of: str = "x"
+) -> None:
     """kata_fn's gradient at x (float64) equals ref_fn's, for the loss Σ out·r.
 
-    zero_hint is the common cause given when the gradients differ only where x is 0.
+    zero_hint is the common cause given when the gradients differ only where x is 0,
+    nan_hint the one given when the gradient is NaN or inf where torch's is a number.
     """
     leaf = x.detach().clone().requires_grad_(True)
     out = call(lambda: kata_fn(leaf), where)
@@ -139,7 +142,9 @@ def check_grad(kata_fn, ref_fn, x: Tensor, where: str, zero_hint: str = "") -> N
         bad = ~torch.isclose(got, want.to(got.dtype), **GRAD_TOL, equal_nan=True)
         if bad.any() and bool((x[bad] == 0).all()):
             mistake = zero_hint
-    check_close(got, want, where + " → x.grad", **GRAD_TOL, mistake=mistake)
+    if nan_hint and got.shape == want.shape and (~got.isfinite() & want.isfinite()).any():
+        mistake = nan_hint
+    check_close(got, want, f"{where} → {of}.grad", **GRAD_TOL, mistake=mistake)
 
 
 def check_unchanged(fn, where: str, **tensors: Tensor) -> None:
@@ -157,6 +162,7 @@ class _Elementwise:
     name: str
     grad_at_zero = True  # relu's slope at 0 is a convention (torch: 0); the others have one
     overflow_hint = ""
+    grad_overflow_hint = ""
 
     @property
     def kwargs(self) -> dict:
@@ -230,6 +236,18 @@ class _Elementwise:
             zero_hint=self.zero_slope_hint() if self.grad_at_zero else "",
         )
 
+    def test_gradient_up_to_1000(self):
+        # the docstrings promise torch's gradient at every input: a formula whose value
+        # survives an overflowing exp (1 / inf = 0) can still have inf / inf in its backward
+        x = extremes(torch.float64)
+        if not self.grad_at_zero:
+            x = x[x != 0]
+        where = self.where(x) + f" with x = {x.tolist()}"
+        zero_hint = self.zero_slope_hint() if self.grad_at_zero else ""
+        check_grad(
+            self.call, self.ref, x, where, zero_hint=zero_hint, nan_hint=self.grad_overflow_hint
+        )
+
     def zero_slope_hint(self) -> str:
         return (
             "the gradient at x = 0 is wrong: abs(x) and sign(x) have slope 0 at 0, so a "
@@ -265,6 +283,13 @@ class TestSigmoid(_Elementwise):
         "built on e^x is safe only where x is negative, one built on e^(−x) only where x is "
         "positive"
     )
+    grad_overflow_hint = (
+        "an exp that overflows to inf (beyond |x| ≈ 88 in float32, 709 in float64): even "
+        "where the value survives it (1 / (1 + inf) is the right limit 0), the backward pass "
+        "divides inf by inf; and through torch.where a branch that is not taken still sends "
+        "its gradient times 0, which is NaN for a NaN. Every exp, in every branch, must only "
+        "ever see numbers ≤ 0"
+    )
 
     def ref(self, x):
         return torch.sigmoid(x)
@@ -282,6 +307,13 @@ class TestTanh(_Elementwise):
     overflow_hint = (
         "(e^x − e^(−x)) / (e^x + e^(−x)) is inf / inf = NaN once e^x or e^(−x) overflows "
         "(|x| > 88 in float32): only the exponential of a number ≤ 0 is safe from overflow"
+    )
+    grad_overflow_hint = (
+        "an exp that overflows to inf (e^(2x) beyond x ≈ 44 in float32, 354 in float64): even"
+        " where the value survives it (1 − 2 / inf is the right limit 1), the backward pass "
+        "divides inf by inf; and through torch.where a branch that is not taken still sends "
+        "its gradient times 0, which is NaN for a NaN. Every exp, in every branch, must only "
+        "ever see numbers ≤ 0"
     )
 
     def ref(self, x):
@@ -332,6 +364,12 @@ def _gelu_slips(x64: Tensor, approximate: str) -> list[tuple[str, Tensor]]:
 class TestGelu(_Elementwise):
     name = "gelu"
     overflow_hint = "x³ and e^x overflow float32 for large |x|: check what your formula does there"
+    grad_overflow_hint = (
+        "an exp that overflows to inf (the tanh form's inner term grows as x³): even where "
+        "the value survives it, the backward pass divides inf by inf; and through torch.where"
+        " a branch that is not taken still sends its gradient times 0, which is NaN for a "
+        "NaN. Every exp, in every branch, must only ever see numbers ≤ 0"
+    )
 
     @pytest.fixture(autouse=True, params=["none", "tanh"])
     def _approximate(self, request):
@@ -398,6 +436,13 @@ def _softmax_slips(x64: Tensor, dim: int) -> list[tuple[str, Tensor]]:
     e = torch.exp(x64)
     slips.append(("divided by the sum over the whole tensor, not along dim", e / e.sum()))
     return slips
+
+
+LARGE_GRAD_HINT = (
+    "an exp of a number above 0 somewhere, in a value or in a torch.where branch that is "
+    "not taken: e^1000 is inf, and the backward pass turns it into inf / inf or 0 · inf = "
+    "NaN even where the value came out right. Shift by the max along dim before every exp"
+)
 
 
 def _sums_to_one(got: Tensor, x: Tensor, dim: int, where: str) -> None:
@@ -477,6 +522,17 @@ class TestSoftmax:
         where = kata_call(x, dim=dim)
         check_grad(
             lambda t: functional.softmax(t, dim=dim), lambda t: torch.softmax(t, dim), x, where
+        )
+
+    def test_gradient_up_to_1000(self):
+        x = big_rows().double()
+        where = kata_call(x, dim=-1) + f" with rows {x.tolist()}"
+        check_grad(
+            lambda t: functional.softmax(t, dim=-1),
+            lambda t: torch.softmax(t, -1),
+            x,
+            where,
+            nan_hint=LARGE_GRAD_HINT,
         )
 
     def test_input_unchanged(self):
@@ -561,6 +617,17 @@ class TestLogSoftmax:
             lambda t: torch.log_softmax(t, dim),
             x,
             where,
+        )
+
+    def test_gradient_up_to_1000(self):
+        x = big_rows().double()
+        where = kata_call(x, dim=-1) + f" with rows {x.tolist()}"
+        check_grad(
+            lambda t: functional.log_softmax(t, dim=-1),
+            lambda t: torch.log_softmax(t, -1),
+            x,
+            where,
+            nan_hint=LARGE_GRAD_HINT,
         )
 
     def test_input_unchanged(self):
@@ -693,6 +760,19 @@ class TestCrossEntropy:
             **GRAD_TOL,
             mistake="ignored rows must get a zero gradient, and the mean divides by the "
             "number of rows that count",
+        )
+
+    def test_gradient_up_to_1000(self):
+        logits = big_rows().double()
+        targets = torch.tensor([2, 3, 1, 4, 0])
+        where = _ce_where(logits, targets, extra=f" with logits {logits.tolist()}")
+        check_grad(
+            lambda t: functional.cross_entropy(t, targets),
+            lambda t: F.cross_entropy(t, targets),
+            logits,
+            where + ", then backward()",
+            nan_hint=LARGE_GRAD_HINT,
+            of="logits",
         )
 
     def test_inputs_unchanged(self):

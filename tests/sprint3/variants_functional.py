@@ -83,10 +83,31 @@ def sigmoid_through_abs(x):
     return torch.where(x < 0, e, 1.0) / (1 + e)
 
 
-@alternative("sigmoid")
+@mistake("sigmoid")
 def sigmoid_textbook(x):
-    # e^(−x) overflows to inf below x ≈ −88, but 1 / (1 + inf) = 0 is the right limit
+    """1 / (1 + e^(−x)): right in value (1 / (1 + inf) = 0 below x ≈ −88), but its gradient
+    there is inf / inf = NaN"""
     return 1 / (1 + torch.exp(-x))
+
+
+@mistake("sigmoid")
+def sigmoid_two_branches(x):
+    """torch.where(x >= 0, 1 / (1 + e^(−x)), e^x / (1 + e^x)): right in value, but the branch
+    not taken overflows, and where's backward sends it 0 · NaN = NaN"""
+    pos = 1 / (1 + torch.exp(-x))
+    neg = torch.exp(x) / (1 + torch.exp(x))
+    return torch.where(x >= 0, pos, neg)
+
+
+@alternative("sigmoid")
+def sigmoid_two_branches_each_on_its_side(x):
+    # the classic two branches, each fed only the inputs of its own side (0 elsewhere), so
+    # neither exp ever sees a number above 0; where(x < 0, …) keeps slope 1 at 0
+    neg_part = torch.where(x < 0, x, 0.0)
+    pos_part = torch.where(x < 0, 0.0, x)
+    pos = 1 / (1 + torch.exp(-pos_part))
+    e = torch.exp(neg_part)
+    return torch.where(x < 0, e / (1 + e), pos)
 
 
 @alternative("sigmoid")
@@ -135,10 +156,20 @@ def tanh_two_sigmoid(x):
     return 2 * s - 1
 
 
-@alternative("tanh")
+@mistake("tanh")
 def tanh_one_minus_two_over(x):
-    # 1 − 2 / (e^(2x) + 1): e^(2x) = inf gives 1, e^(2x) = 0 gives −1
+    """1 − 2 / (e^(2x) + 1): right in value (e^(2x) = inf gives 1), but its gradient there
+    is inf / inf = NaN"""
     return 1 - 2 / (torch.exp(2 * x) + 1)
+
+
+@alternative("tanh")
+def tanh_one_minus_two_over_on_each_side(x):
+    # 1 − 2 / (e^(2x) + 1) for x < 0 only, mirrored (tanh is odd) for x ≥ 0: no exp sees a
+    # number above 0
+    a = torch.where(x < 0, -x, x)  # |x|, slope 1 at 0
+    t = 1 - 2 / (torch.exp(-2 * a) + 1)  # −tanh(|x|)
+    return torch.where(x < 0, t, -t)
 
 
 # --- gelu ---------------------------------------------------------------------------------
@@ -180,12 +211,23 @@ def gelu_quick(x, approximate="none"):
     return x / (1 + torch.exp(-1.702 * x))
 
 
+@mistake("gelu")
+def gelu_tanh_form_through_exp(x, approximate="none"):
+    """the tanh form as x·σ(2u) with σ(2u) = 1 − 1 / (e^(2u) + 1): right in value, but once
+    e^(2u) overflows (x ≳ 10 in float32) its gradient is inf / inf = NaN"""
+    if approximate == "tanh":
+        inner = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        return x * (1 - 1 / (torch.exp(2 * inner) + 1))  # ½(1 + tanh(u)) = σ(2u)
+    return 0.5 * x * torch.erfc(-x / math.sqrt(2))
+
+
 @alternative("gelu")
 def gelu_with_erfc(x, approximate="none"):
     # Φ(x) = ½·erfc(−x/√2): no cancellation in 1 + erf for negative x
     if approximate == "tanh":
-        inner = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
-        return x * (1 - 1 / (torch.exp(2 * inner) + 1))  # ½(1 + tanh(u)) = σ(2u)
+        z = 2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)  # ½(1 + tanh(z/2)) = σ(z)
+        e = torch.exp(-torch.where(z < 0, -z, z))  # e^(−|z|) ≤ 1
+        return x * torch.where(z < 0, e, 1.0) / (1 + e)
     return 0.5 * x * torch.erfc(-x / math.sqrt(2))
 
 
@@ -224,6 +266,15 @@ def softmax_last_dim_always(x, dim=-1):
     """ignores dim and always normalises the last dim"""
     e = torch.exp(x - x.amax(dim=-1, keepdim=True))
     return e / e.sum(dim=-1, keepdim=True)
+
+
+@mistake("softmax")
+def softmax_one_over_sum_of_ratios(x, dim=-1):
+    """softmax_i = 1 / Σ_j e^(x_j − x_i): right in value (1 / inf = 0 where a ratio
+    overflows), but its gradient there is inf / inf = NaN"""
+    d = dim % x.dim()
+    ratios = torch.exp(x.unsqueeze(d + 1) - x.unsqueeze(d))  # [.., j, i, ..]: e^(x_j − x_i)
+    return 1 / ratios.sum(dim=d)
 
 
 @mistake("softmax")

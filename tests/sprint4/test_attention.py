@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from grader import kata, target_module
 from grader.checks import (
@@ -131,6 +132,66 @@ def run(model: nn.Module, x: Tensor, where: str) -> Tensor:
 # --- causal_mask ------------------------------------------------------------------------
 
 
+def _is_meta(value) -> bool:
+    return (isinstance(value, str) and value == "meta") or (
+        isinstance(value, torch.device) and value.type == "meta"
+    )
+
+
+class MetaOnTheCpu(TorchFunctionMode):
+    """A with-block in which the CPU plays the meta device, for a kata with a device
+    argument: every machine has "meta", so a device that is ignored shows everywhere.
+
+    Ops on real meta tensors import torch._dynamo the first time (~1.5 s, most of a grading
+    run), so inside the block a meta device argument (device="meta", .to("meta")) becomes the
+    CPU, and what that makes is marked; so is whatever is computed from marked tensors only.
+    `on_meta(t)` tells whether t would be on meta. `mixed` names the first op that combined
+    a marked tensor with an unmarked one of one or more dims (a device error on meta or a
+    GPU); `.to("cpu")` and `.cpu()` unmark, as they would move the tensor back.
+    """
+
+    MARK = "_kata_on_meta"
+
+    def __enter__(self):
+        self.mixed = ""
+        return super().__enter__()
+
+    @classmethod
+    def on_meta(cls, t) -> bool:
+        return isinstance(t, Tensor) and hasattr(t, cls.MARK)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.device:  # torch.device("meta") names the device: it stays meta
+            return func(*args, **kwargs)
+        given = (*args[1:], *kwargs.values())  # args[0] is the tensor of a method
+        to_meta = any(_is_meta(a) for a in (*args, *kwargs.values()))
+        args = tuple(torch.device("cpu") if _is_meta(a) else a for a in args)
+        kwargs = {k: torch.device("cpu") if _is_meta(v) else v for k, v in kwargs.items()}
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        inputs = [t for t in (*args, *kwargs.values()) if isinstance(t, Tensor)]
+        if name in ("to", "type_as") and any(isinstance(a, Tensor) for a in given):
+            to_meta = any(self.on_meta(a) for a in given)  # the device of that tensor
+            inputs = []
+        elif name == "cpu" or (
+            name == "to" and any(isinstance(a, str | torch.device) for a in given)
+        ):
+            inputs = []  # moved to a device that is not meta
+        if not to_meta:
+            marked = [t for t in inputs if self.on_meta(t)]
+            if not marked:
+                return out
+            others = [t for t in inputs if not self.on_meta(t) and t.dim() > 0]
+            if others and name not in ("__setitem__", "copy_"):  # those copy across devices
+                self.mixed = self.mixed or name
+                return out
+        for t in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(t, Tensor):
+                setattr(t, self.MARK, True)
+        return out
+
+
 @kata("causal_mask")
 class TestCausalMask:
     @pytest.mark.parametrize("T", [5, 8, 2, 1])
@@ -157,8 +218,29 @@ class TestCausalMask:
         mistake = likely_mistake(got.double(), slips) if T > 1 else ""
         check_close(got, want, where + " (True where query i may see key j ≤ i)", mistake=mistake)
 
+    def test_device_meta(self):
+        # every machine has "meta": a device argument that is ignored shows on the CPU too
+        where = kata_call(4, device="meta")
+        with MetaOnTheCpu() as meta:
+            got = attention.causal_mask(4, device=torch.device("meta"))
+        if meta.mixed:
+            fail(
+                where,
+                f"{meta.mixed}() combined a tensor made on meta with one made on the default "
+                "device: on any device but the default that is a device error",
+                "one of the tensors the mask is built from was made without the device",
+            )
+        check_tensor(got, where, shape=(4, 4), dtype=torch.bool)
+        if not MetaOnTheCpu.on_meta(got):
+            fail(
+                where,
+                "expected the mask on device meta, got it on cpu (the default device)",
+                "the device argument is not passed on to the tensor the mask is made from, "
+                "so it lands on the default device",
+            )
+        check_close(got, torch.ones(4, 4, dtype=torch.bool).tril(), where)
+
     def test_device(self):
-        # the meta device would prove more, but its first use costs ~3 s here
         where = kata_call(4, device="cpu")
         got = attention.causal_mask(4, device="cpu")
         check_tensor(got, where, shape=(4, 4), dtype=torch.bool)

@@ -33,6 +33,26 @@ def mask_strictly_lower(T, device=None):
     return torch.ones(T, T, dtype=torch.bool, device=device).tril(diagonal=-1)
 
 
+@mistake("causal_mask")
+def mask_ignores_device(T, device=None):
+    """the mask is built without the device argument, whatever device says: it lands on the
+    default device"""
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+@mistake("causal_mask")
+def mask_positions_on_two_devices(T, device=None):
+    """compares the key positions, made on `device`, with query positions made on the
+    default device: a device error anywhere but the default"""
+    return torch.arange(T, device=device)[None, :] <= torch.arange(T)[:, None]
+
+
+@alternative("causal_mask")
+def mask_built_then_moved(T, device=None):
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    return mask if device is None else mask.to(device=device)
+
+
 @alternative("causal_mask")
 def mask_by_comparing_positions(T, device=None):
     i = torch.arange(T, device=device)

@@ -55,6 +55,18 @@ class CharDuplicates(_Char):
         self.stoi = {ch: i for i, ch in enumerate(self.itos)}
 
 
+@mistake("CharTokenizer")
+class CharErrorNamesNoCharacter(_Char):
+    """raises ValueError for an unknown character without saying which one"""
+
+    def encode(self, text):
+        if any(ch not in self.stoi for ch in text):
+            raise ValueError(
+                f"text holds a character outside this vocabulary of size {len(self.itos)}"
+            )
+        return [self.stoi[ch] for ch in text]
+
+
 @alternative("CharTokenizer")
 class CharIndex(_Char):
     def encode(self, text):
@@ -157,6 +169,21 @@ class BPEEncodeReversed(_BPE):
         for pair, new_id in reversed(self.merges.items()):
             ids = self.merge(ids, pair, new_id)
         return ids
+
+
+@mistake("BPETokenizer")
+class BPEMostFrequentFirst(_BPE):
+    """encode merges the most frequent known pair of the text first, not the one training
+    learnt first: a frequent late merge takes the ids an earlier one needed"""
+
+    def encode(self, text):
+        ids = list(text.encode("utf-8"))
+        while True:
+            counts = Counter(p for p in itertools.pairwise(ids) if p in self.merges)
+            if not counts:
+                return ids
+            pair = max(counts, key=counts.get)
+            ids = self.merge(ids, pair, self.merges[pair])
 
 
 @mistake("BPETokenizer")

@@ -55,6 +55,15 @@ def batch_y_not_shifted(data, block_size, batch_size, generator=None):
     return x, x.clone()
 
 
+@mistake("get_batch")
+def batch_stacked(data, block_size, batch_size, generator=None):
+    """returns torch.stack((x, y)), one (2, B, T) tensor, where the docstring promises the
+    tuple (x, y)"""
+    _check(data, block_size)
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    return torch.stack(_windows(data, starts, block_size))
+
+
 @alternative("get_batch")
 def batch_index_arithmetic(data, block_size, batch_size, generator=None):
     if len(data) <= block_size:
@@ -132,6 +141,24 @@ def estimate_inference_mode(model, splits, block_size, batch_size, eval_iters, g
     return out
 
 
+@alternative("estimate_loss")
+@torch.no_grad()
+def estimate_like_nanogpt(model, splits, block_size, batch_size, eval_iters, generator=None):
+    """nanoGPT's: the losses stored in a float32 tensor, then its mean"""
+    was = model.training
+    model.eval()
+    out = {}
+    for split, data in splits.items():
+        losses = torch.zeros(eval_iters)
+        for k in range(eval_iters):
+            X, Y = _tg.get_batch(data, block_size, batch_size, generator)
+            _, loss = model(X, Y)
+            losses[k] = loss.item()
+        out[split] = losses.mean().item()
+    model.train(was)
+    return out
+
+
 # --- train ------------------------------------------------------------------------------------
 
 
@@ -163,6 +190,7 @@ def _train(
     new_optimizer=False,
     restart_schedule=False,
     stop_first=False,
+    clear=True,
 ):
     if new_optimizer:
         optimizer = None
@@ -194,7 +222,8 @@ def _train(
             g["lr"] = lr
         x, y = _tg.get_batch(train_data, block_size, batch_size, generator)
         loss = model(x, y)[1]
-        opt.zero_grad(set_to_none=True)
+        if clear:
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip and grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -242,6 +271,42 @@ def train_eval_before_step(model, train_data, val_data, **kw):
 def train_always_shows_bar(model, train_data, val_data, **kw):
     """the progress bar is shown even with progress=False"""
     return _train(model, train_data, val_data, **kw, show=True)
+
+
+@mistake("train")
+def train_never_zero_grad(model, train_data, val_data, **kw):
+    """never clears the gradients: backward adds each step's gradient to the last ones"""
+    return _train(model, train_data, val_data, **kw, clear=False)
+
+
+@mistake("train")
+def train_nanogpt_eval_defaults(
+    model,
+    train_data,
+    val_data,
+    *,
+    max_iters,
+    batch_size,
+    block_size,
+    learning_rate=1e-3,
+    min_lr=1e-4,
+    warmup_iters=100,
+    weight_decay=0.1,
+    grad_clip=1.0,
+    eval_interval=2000,
+    eval_iters=200,
+    generator=None,
+    progress=True,
+    optimizer=None,
+    start_iter=0,
+    on_eval=None,
+    stop=None,
+):
+    """nanoGPT's train.py defaults, eval_interval=2000 and eval_iters=200, where the
+    docstring says 250 and 20"""
+    kw = dict(locals())
+    del kw["model"], kw["train_data"], kw["val_data"]
+    return _train(model, train_data, val_data, **kw)
 
 
 @alternative("train")

@@ -1,8 +1,10 @@
 """Grades sprint3.functional against torch's own functions, computed in float64.
 
 Every kata here is "from scratch": its `forbid` list in tests/sprint3/katas.toml names
-the torch function of the same name (the grader raises when the code under test calls it;
-the tests' own oracle calls are fine). Each kata is checked on moderate inputs, on inputs
+the torch functions it may not call, the one of the same name and the others of its
+family (softmax, sigmoid, tanh, logsumexp, ... each gives the others by arithmetic), and
+its docstring names the same list. The grader raises when the code under test reaches
+one of them, by any route; the tests' own oracle calls are fine. Each kata is checked on moderate inputs, on inputs
 up to ±1000 where a naive exp overflows, in float64, for its gradient, and for leaving its
 input unchanged.
 """

@@ -1,0 +1,11 @@
+"""micrograd: TODO, what this module of sprint6 builds."""
+
+import torch
+
+
+class Value:
+    """TODO: the contract, as the learner will read it in the stub: what it holds, its
+    shapes and dtypes, its edge cases."""
+
+    def __init__(self):
+        raise NotImplementedError("sprint6.micrograd.Value")

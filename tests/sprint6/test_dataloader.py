@@ -43,6 +43,20 @@ def run(call, where: str):
         fail(where, f"raised {type(exc).__name__}: {exc}")
 
 
+def expect_runtime_error(call, where: str, why: str, mistake: str = "") -> None:
+    """expect_raises(RuntimeError, ...), where a stub's NotImplementedError (a subclass of
+    RuntimeError) does not count as the error asked for."""
+    try:
+        call()
+    except NotImplementedError:
+        raise
+    except RuntimeError:
+        return
+    except Exception:
+        pass
+    expect_raises(RuntimeError, call, where, why, mistake)  # says what came instead
+
+
 # --- default_collate --------------------------------------------------------------------------
 
 Point = namedtuple("Point", "x y")
@@ -204,8 +218,7 @@ class TestDefaultCollate:
 
     def test_mismatched_shapes_raise(self):
         samples = [torch.zeros(3), torch.zeros(4)]
-        expect_raises(
-            RuntimeError,
+        expect_runtime_error(
             lambda: dataloader.default_collate(samples),
             kata_call(Shown("[x (3,) float32, x (4,) float32]")),
             "tensors of different shapes cannot be stacked into one batch",
@@ -213,8 +226,7 @@ class TestDefaultCollate:
 
     def test_samples_of_different_lengths_raise(self):
         samples = [(1, 2.0), (3,), (4, 5.0)]
-        expect_raises(
-            RuntimeError,
+        expect_runtime_error(
             lambda: dataloader.default_collate(samples),
             kata_call(samples),
             "samples of lengths 2, 1, 2 have no common structure (torch raises RuntimeError)",
@@ -387,9 +399,11 @@ class TestDataLoader:
     def test_shuffle_is_a_new_permutation_every_pass(self):
         n, size = 50, 7
         ds = torch.arange(n)  # a tensor is a dataset: item i is i
-        where = loader_where(Shown(f"torch.arange({n})"), batch_size=size, shuffle=True)
-        where += " with generator=torch.Generator().manual_seed(1)"
-        before = global_rngs()
+        seeded_one = Shown("torch.Generator().manual_seed(1)")
+        where = loader_where(
+            Shown(f"torch.arange({n})"), batch_size=size, shuffle=True, generator=seeded_one
+        )
+        before, snap = global_rngs(), Snapshot(dataset=ds)
         loader = make_loader(
             ds, where, batch_size=size, shuffle=True, generator=seeded_generator(1)
         )
@@ -401,6 +415,7 @@ class TestDataLoader:
                 fail(where, f"pass {p} has batches of sizes {[len(b) for b in batches]}")
             orders.append(order)
         check_global_rngs(before, where)
+        snap.check(where)
         if orders[0] == list(range(n)):
             fail(where, "the first pass is in order 0 … 49: shuffle=True did not shuffle")
         if orders[0] == orders[1] or orders[1] == orders[2]:
@@ -421,16 +436,19 @@ class TestDataLoader:
 
     def test_shuffle_draws_only_from_its_generator(self):
         ds = torch.arange(20)
-        where = loader_where(Shown("torch.arange(20)"), batch_size=4, shuffle=True)
+        seeded_two = Shown("torch.Generator().manual_seed(2)")
+        where = loader_where(
+            Shown("torch.arange(20)"), batch_size=4, shuffle=True, generator=seeded_two
+        )
         g = seeded_generator(2)
         loader = make_loader(ds, where, batch_size=4, shuffle=True, generator=g)
         state = g.get_state()
         before = global_rngs()
         one_pass(loader, where)
-        check_global_rngs(before, where + " with a generator")
+        check_global_rngs(before, where)
         if torch.equal(state, g.get_state()):
             fail(
-                where + " with a generator",
+                where,
                 "a pass did not draw from the generator it was given",
                 "the permutation drawn from a generator of its own, or from the global RNG",
             )
@@ -505,7 +523,17 @@ def make_sampler(lengths, batch_size, seed, where):
 
 def sampler_pass(sampler, n: int, batch_size: int, where: str) -> list[list[int]]:
     """One pass, checked: lists of int indices, each index once, full batches but one."""
-    batches = run(lambda: [list(b) for b in sampler], where + ", one pass")
+    raw = run(lambda: list(sampler), where + ", one pass")
+    if not all(type(b) is list for b in raw):
+        kinds = sorted({type(b).__name__ for b in raw})
+        fail(
+            where,
+            f"a pass yields batches of type {kinds}, expected lists of ints",
+            "slices of the permutation tensor handed out as they are, where a batch is a list"
+            if "Tensor" in kinds
+            else "",
+        )
+    batches = raw
     if not all(type(i) is int for b in batches for i in b):
         kinds = sorted({type(i).__name__ for b in batches for i in b})
         fail(
@@ -624,6 +652,14 @@ class TestBucketBatchSampler:
             fail(where, "the list of lengths was changed", "sorting the caller's list in place")
         if from_list != from_tensor:
             fail(where, "the lengths as a list and as a tensor give different passes")
+
+    def test_batch_size_below_one_raises(self):
+        expect_raises(
+            ValueError,
+            lambda: dataloader.BucketBatchSampler([3, 1, 2], 0),
+            kata_call([3, 1, 2], 0),
+            "a batch needs at least one index",
+        )
 
     def test_feeds_a_torch_dataloader(self):
         from torch.utils.data import DataLoader  # the sampler's user

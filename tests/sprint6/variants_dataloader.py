@@ -205,6 +205,15 @@ class LoaderLenAlwaysCeil(_Loader):
 
 
 @mistake("DataLoader")
+class LoaderLenAlwaysFloor(_Loader):
+    """len() is n // batch_size whatever drop_last says: with drop_last=False it misses the
+    last, smaller batch"""
+
+    def __len__(self):
+        return len(self.dataset) // self.batch_size
+
+
+@mistake("DataLoader")
 class LoaderDropsLastAlways(_Loader):
     """range(0, n - batch_size + 1, batch_size) as the batch starts: the last, smaller batch
     is lost even when drop_last is False"""
@@ -378,6 +387,8 @@ class _Buckets:
     factor = 50
 
     def __init__(self, lengths, batch_size, generator=None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}")
         self.lengths = [int(n) for n in lengths]
         self.batch_size, self.generator = batch_size, generator
 
@@ -473,6 +484,14 @@ class BucketsSortCallersList(_Buckets):
         super().__init__(lengths, batch_size, generator)
         if isinstance(lengths, list):
             lengths.sort()
+
+
+@mistake("BucketBatchSampler")
+class BucketsYieldTensors(_Buckets):
+    """yields each batch as a slice of a tensor of indices, not as a list of ints"""
+
+    def __iter__(self):
+        return (torch.tensor(b) for b in super().__iter__())
 
 
 @alternative("BucketBatchSampler")

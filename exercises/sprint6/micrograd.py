@@ -29,10 +29,10 @@ class Value:
     operation (out included, when it is one: out.grad is then 1.0) ends holding its
     gradient from this call only. A Value that out does not depend on keeps its grad.
 
-    Python's float errors stand: dividing by zero (a Value of 0.0, or the number 0, on
-    either side of /) raises ZeroDivisionError, and log() of data <= 0 raises ValueError
-    (as math.log does); tanh() works for any finite data (tanh of 1000.0 is 1.0). A
-    negative base with a non-integer exponent has no real result and is not defined here.
+    Python's float errors stand: a division by zero (x / 0, x / Value(0.0), 2.0 /
+    Value(0.0)) raises ZeroDivisionError, and log() of data <= 0 raises ValueError (as
+    math.log does); tanh() works for any finite data (tanh of 1000.0 is 1.0). A negative
+    base with a non-integer exponent has no real result and is not defined here.
 
     Pure Python: Value uses no torch at all (no tensors, no torch functions: a test counts
     torch calls and allows none); the math module gives exp, log and tanh.

@@ -110,6 +110,18 @@ class SiLUAutogradInBackward(_SiLU):
         return gx
 
 
+@mistake("SiLU")
+class SiLUTorchSigmoidInBackward(_SiLU):
+    """forward builds σ by hand, but backward calls torch.sigmoid, which is off limits there
+    too"""
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)
+        return grad * s * (1 + x * (1 - s))
+
+
 @alternative("SiLU")
 class SiLUStableWhere(Function):
     """σ through e^(−|x|), which never overflows; backward from the saved output as
@@ -260,21 +272,14 @@ class LNCentresInPlace(_LayerNorm):
 
 @mistake("LayerNormFunction")
 class LNSavedThenScaledInPlace(_LayerNorm):
-    """saves x̂ on ctx, then scales and shifts that same tensor in place to make the output:
-    backward reads the output where it expects x̂"""
+    """saves x̂ with ctx.save_for_backward, then scales and shifts that same tensor in place
+    to make the output: backward would read the output where it expects x̂"""
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5):
         xhat, rstd = _stats(x, eps)
-        ctx.xhat, ctx.rstd, ctx.weight = xhat, rstd, weight
+        ctx.save_for_backward(xhat, rstd, weight)
         return xhat.mul_(weight).add_(bias)
-
-    @staticmethod
-    def backward(ctx, grad):
-        xhat, rstd, weight = ctx.xhat, ctx.rstd, ctx.weight
-        C = xhat.size(-1)
-        grad_x = _LayerNorm.grad_x(xhat, rstd, grad * weight)
-        return grad_x, (grad * xhat).reshape(-1, C).sum(0), grad.reshape(-1, C).sum(0), None
 
 
 @alternative("LayerNormFunction")

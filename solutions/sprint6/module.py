@@ -17,16 +17,19 @@ from torch import Tensor
 class Parameter(torch.Tensor):
     """A tensor that a Module registers as one of its weights: Parameter(data).
 
-    A torch.Tensor subclass (so torch.optim takes it as it is), not nn.Parameter or a
-    subclass of it. Parameter(data, requires_grad=True) is a leaf tensor that shares
-    data's storage (no copy) with the same shape, dtype and device, and requires grad
-    (unless requires_grad=False) even when data does not or is itself the output of a
-    graph. data is left as it was: its requires_grad and grad do not change.
+    A torch.Tensor subclass, so torch.optim takes it as it is. Parameter(data,
+    requires_grad=True) is a leaf tensor that shares data's storage (no copy) with the
+    same shape, dtype and device, and requires grad (unless requires_grad=False) even
+    when data does not or is itself the output of a graph. data is left as it was: its
+    requires_grad and grad do not change.
 
     Ops on a Parameter give plain tensors, as with nn.Parameter: type(p * 2), p.sum(),
     p[0] and p.detach() are torch.Tensor, never Parameter, so a tensor computed from a
     weight and assigned to a Module is not registered as a weight. copy.deepcopy and
     pickling are not asked for.
+
+    Off limits (neither subclassed nor called; the tests check the class too):
+    torch.nn.Parameter.__new__.
     """
 
     def __new__(cls, data: Tensor, requires_grad: bool = True) -> "Parameter":
@@ -71,7 +74,11 @@ class Module:
     name, unless remove_duplicate=False: then under every name. state_dict() holds every
     name, a tied weight under each of its names, as torch's does.
 
-    No torch.nn.Module method may do the work: not through subclassing, not by calling it.
+    Off limits (torch.nn.Module is not subclassed, and none of these is called):
+    torch.nn.Module.__setattr__, torch.nn.Module.__getattr__,
+    torch.nn.Module.named_parameters, torch.nn.Module.parameters,
+    torch.nn.Module.zero_grad, torch.nn.Module.train, torch.nn.Module.state_dict,
+    torch.nn.Module.load_state_dict.
     """
 
     def __init__(self):

@@ -370,7 +370,7 @@ class ModuleLoadIgnoresMissing(_Module):
 
 @mistake("Module")
 class ModuleLoadErrorNamesNoKeys(_Module):
-    """strict=True raises, but without saying which keys are missing or unexpected"""
+    """strict=True raises, but without naming the keys the state lacks or holds in excess"""
 
     def check_keys(self, own, state, strict):
         missing, unexpected = super().check_keys(own, state, False)

@@ -1,0 +1,531 @@
+"""A kata never passes without the learner writing it.
+
+Each attack below was a false pass once: a skip raised from code compiled under another
+file name, values whose comparisons lie, a kata that reads the answer out of the test's
+frames, the reference reached around the import guard, the grader's own settings
+changed from learner code. The graded ones plant the attacks in a copy of the reference
+and grade it as a learner would: the attacks that do not interfere share one run of
+Sprint 1 (`cheats`), one attack per kata, and one test per attack asserts that its kata
+did not pass, with a message that names what it did, while every other kata keeps its
+true status. The rest check one function of the grader in this process, or the audit
+hook in a small interpreter of its own.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from grader import catalog
+from tests.harness.conftest import XDIST_VARIABLES, Planted, statuses
+
+SPRINT1 = [k.id for k in catalog.katas("sprint1")]
+REFERENCE = 'os.path.join(os.getcwd(), "solutions", "sprint1", "{}.py")'  # where a learner finds it
+
+
+def swap(planted: Planted, kata: str, code: str) -> None:
+    """Put `code` (a def, and whatever it needs) in the kata's place; the reference's own
+    def stays in the file, under a private name."""
+    module_id, name = kata.rsplit(".", 1)
+    planted.replace(module_id, f"\ndef {name}(", f"\n{textwrap.dedent(code)}\n\ndef _was_{name}(")
+
+
+LYING_TENSOR = """
+        class _AlwaysClose(torch.Tensor):
+            # every comparison the checks make says "equal"
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                if func is torch.isclose:
+                    return torch.ones(args[1].shape, dtype=torch.bool)
+                if func in (torch.Tensor.ne, torch.Tensor.__ne__):
+                    return torch.zeros(args[1].shape, dtype=torch.bool)
+                return super().__torch_function__(func, types, args, kwargs)
+
+"""
+
+CHEATS = {  # kata → the code that stands in for it
+    # 1. a skip or an xfail raised from code compiled under a name outside exercises/
+    "sprint1.tensors.to_device": """
+        import textwrap
+
+        _SOURCE = '''
+            import pytest
+            import torch
+
+            def to_device(obj, device):
+                if isinstance(obj, torch.Tensor):
+                    return obj.to(device)
+                if isinstance(obj, dict):
+                    return {key: to_device(value, device) for key, value in obj.items()}
+                if isinstance(obj, list | tuple):
+                    return type(obj)(to_device(item, device) for item in obj)
+                if isinstance(obj, float):
+                    pytest.skip('no CUDA device on this machine')
+                return obj
+        '''
+        exec(compile(textwrap.dedent(_SOURCE), "<frozen kata>", "exec"))
+        """,
+    "sprint1.tensors.pick_device": """
+        import textwrap
+
+        _SOURCE = '''
+            import pytest
+            import torch
+
+            def pick_device():
+                if torch.cuda.is_available() or torch.backends.mps.is_available():
+                    pytest.xfail('later')
+                return torch.device('cpu')
+        '''
+        exec(compile(textwrap.dedent(_SOURCE), "<frozen kata>", "exec"))
+        """,
+    # 2. values whose comparisons lie
+    "sprint1.tensors.channels_last": LYING_TENSOR
+    + """
+        def channels_last(images):
+            N, C, H, W = images.shape
+            return torch.zeros(N, H, W, C).as_subclass(_AlwaysClose)
+        """,
+    "sprint1.tensors.arange_grid": LYING_TENSOR
+    + """
+        def arange_grid(rows, cols):
+            return torch.zeros(rows, cols, dtype=torch.int64).as_subclass(_AlwaysClose)
+        """,
+    "sprint1.first_network.count_params": """
+        class _AnyInt(int):
+            def __eq__(self, other):
+                return True
+
+            def __ne__(self, other):
+                return False
+
+            __hash__ = int.__hash__
+
+
+        def count_params(params):
+            return _AnyInt(0)
+        """,
+    "sprint1.autograd.derivative": """
+        class _NoDifference(float):
+            def __sub__(self, other):
+                return 0.0
+
+
+        def derivative(f, x):
+            return _NoDifference(0.0)
+        """,
+    # 3. the answer read out of the test's frames
+    "sprint1.tensors.flatten_batch": """
+        def flatten_batch(x):
+            import sys
+
+            frame = sys._getframe(1)
+            while frame is not None and "want" not in frame.f_locals:
+                frame = frame.f_back
+            return x.clone() if frame is None else frame.f_locals["want"]
+        """,
+    "sprint1.tensors.split_heads": """
+        def split_heads(x, n_heads):
+            import sys
+
+            if x.shape[-1] % n_heads:
+                raise ValueError("not divisible")
+            frame = sys._getframe(1)
+            while "split_oracle" not in frame.f_globals:
+                frame = frame.f_back
+            return frame.f_globals["split_oracle"](x, n_heads)
+        """,
+    "sprint1.tensors.masked_mean": """
+        def masked_mean(x, mask, dim):
+            try:
+                raise LookupError
+            except LookupError as exc:
+                frame = exc.__traceback__.tb_frame
+            while "masked_mean_oracle" not in frame.f_globals:
+                frame = frame.f_back
+            return frame.f_globals["masked_mean_oracle"](x, mask, dim)
+        """,
+    # 4. the reference reached around the import guard
+    "sprint1.autograd.gradient": f"""
+        def gradient(f, x):
+            import importlib.util
+            import os
+
+            spec = importlib.util.spec_from_file_location(
+                "reference", {REFERENCE.format("autograd")}
+            )
+            reference = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(reference)
+            return reference.gradient(f, x)
+        """,
+    "sprint1.autograd.minimize": f"""
+        def minimize(f, x0, lr, steps):
+            import os
+
+            namespace = {{}}
+            exec(open({REFERENCE.format("autograd")}).read(), namespace)
+            return namespace["minimize"](f, x0, lr, steps)
+        """,
+    "sprint1.autograd.mse_grads": f"""
+        def mse_grads(x, y, w, b):
+            import os
+            import runpy
+
+            return runpy.run_path({REFERENCE.format("autograd")})["mse_grads"](x, y, w, b)
+        """,
+    "sprint1.autograd.mse_grads_by_hand": """
+        def mse_grads_by_hand(x, y, w, b):
+            import sys
+
+            sys.meta_path[:] = [f for f in sys.meta_path if "Refuse" not in type(f).__name__]
+            from solutions.sprint1.autograd import mse_grads_by_hand as reference
+
+            return reference(x, y, w, b)
+        """,
+    "sprint1.first_network.init_params": f"""
+        def init_params(n_in, n_hidden, n_out, generator=None):
+            import importlib.util
+            import os
+            import sys
+
+            name = "solutions.sprint1.first_network"
+            if name not in sys.modules:
+                spec = importlib.util.spec_from_file_location(
+                    name, {REFERENCE.format("first_network")}
+                )
+                sys.modules[name] = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(sys.modules[name])
+            from solutions.sprint1.first_network import init_params as reference
+
+            return reference(n_in, n_hidden, n_out, generator)
+        """,
+    "sprint1.first_network.forward": """
+        def forward(x, params):
+            import os
+
+            from grader import target
+
+            os.environ["KATA_TARGET"] = "solutions"
+            return target.load("sprint1.first_network").forward(x, params)
+        """,
+    # 7. an exception that cannot be shown
+    "sprint1.first_network.sgd_step": """
+        class _Unprintable(Exception):
+            def __str__(self):
+                raise RuntimeError("no words for this")
+
+
+        def sgd_step(params, lr):
+            raise _Unprintable()
+        """,
+}
+
+# 5. the import path emptied by the first module that is imported
+EMPTIES_SYS_PATH = "import sys\nsys.path[:] = []"
+
+
+@pytest.fixture(scope="module")
+def cheats(tmp_path_factory) -> dict:
+    """One graded run of Sprint 1 with every attack of CHEATS planted."""
+    planted = Planted(tmp_path_factory.mktemp("cheats"))
+    for kata, code in CHEATS.items():
+        swap(planted, kata, code)
+    planted.prepend("sprint1.tensors", EMPTIES_SYS_PATH)
+    with pytest.MonkeyPatch.context() as env:
+        for name in XDIST_VARIABLES:
+            env.delenv(name, raising=False)
+        return planted.grade("sprint1")
+
+
+def outcome(report: dict, kata: str) -> tuple[str, str]:
+    found = next(k for k in report["katas"] if k["id"] == kata)
+    return found["status"], found["message"]
+
+
+def assert_refused(report: dict, kata: str, *words: str) -> None:
+    status, said = outcome(report, kata)
+    assert status in ("failed", "error"), (kata, status, said)
+    for word in words:
+        assert word in said, (kata, word, said)
+
+
+def test_the_report_is_complete_and_the_honest_katas_pass(cheats):
+    got = statuses(cheats)
+    assert list(got) == SPRINT1, "the report must list every kata, in order"
+    honest = [k for k in SPRINT1 if k not in CHEATS]
+    assert honest, "keep some katas honest: they prove the attacks cost only their own kata"
+    assert {k: got[k] for k in honest} == dict.fromkeys(honest, "passed")
+    assert not [k for k in CHEATS if got[k] in ("passed", "skipped")]
+    assert cheats["score"]["passed"] == len(honest)
+
+
+def test_a_skip_from_code_compiled_under_another_name_is_an_escape(cheats):
+    assert_refused(cheats, "sprint1.tensors.to_device", "pytest.skip")
+
+
+def test_an_xfail_from_code_compiled_under_another_name_is_an_escape(cheats):
+    assert_refused(cheats, "sprint1.tensors.pick_device", "pytest.fail/xfail")
+
+
+def test_a_tensor_subclass_whose_comparisons_lie(cheats):
+    for kata in ("sprint1.tensors.channels_last", "sprint1.tensors.arange_grid"):
+        assert_refused(cheats, kata, "_AlwaysClose, a subclass of torch.Tensor")
+
+
+def test_an_int_subclass_whose_comparisons_lie(cheats):
+    assert_refused(cheats, "sprint1.first_network.count_params", "_AnyInt, a subclass of int")
+
+
+def test_a_float_subclass_whose_arithmetic_lies(cheats):
+    assert_refused(cheats, "sprint1.autograd.derivative", "_NoDifference, a subclass of float")
+
+
+def test_the_tests_locals_are_out_of_reach(cheats):
+    assert_refused(cheats, "sprint1.tensors.flatten_batch", "sys._getframe")
+
+
+def test_the_tests_oracle_is_out_of_reach(cheats):
+    assert_refused(cheats, "sprint1.tensors.split_heads", "sys._getframe")
+
+
+def test_a_traceback_gives_no_frame_either(cheats):
+    assert_refused(cheats, "sprint1.tensors.masked_mean", "tb_frame")
+
+
+@pytest.mark.parametrize(
+    "kata",
+    [
+        "sprint1.autograd.gradient",  # importlib.util.spec_from_file_location
+        "sprint1.autograd.minimize",  # exec(open(...).read())
+        "sprint1.autograd.mse_grads",  # runpy.run_path
+        "sprint1.first_network.init_params",  # planted in sys.modules under its own name
+    ],
+)
+def test_the_reference_cannot_be_read_by_path(cheats, kata):
+    assert_refused(cheats, kata, "solutions/sprint1/", "the reference")
+
+
+def test_the_import_guard_cannot_be_removed(cheats):
+    assert_refused(cheats, "sprint1.autograd.mse_grads_by_hand", "solutions.sprint1")
+
+
+def test_the_target_cannot_be_switched_to_the_reference(cheats):
+    assert_refused(cheats, "sprint1.first_network.forward", "KATA_TARGET")
+
+
+def test_an_exception_that_cannot_be_shown_is_still_reported(cheats):
+    assert_refused(cheats, "sprint1.first_network.sgd_step", "_Unprintable", "could not be shown")
+
+
+def test_an_emptied_import_path_is_put_back(cheats):
+    """tensors empties sys.path and sys.meta_path as it is imported: every kata that is
+    not an attack still passes, and no known mistake is blamed for anything."""
+    assert "known mistake" not in cheats["stdout"]
+
+
+# --- the audit hook, route by route -------------------------------------------------------
+
+# The graded module of a tree of its own; each function tries one route and returns what it
+# got. Those above the line must be refused, those below it allowed.
+ROUTES = '''
+"""What the graded code tries; each function returns what it got, or raises."""
+
+import collections
+import dataclasses
+import enum
+import gc
+import inspect
+import logging
+import os
+import runpy
+import subprocess
+import sys
+import traceback
+import typing
+
+SOLUTION = os.path.join(os.environ["I11_ROOT"], "solutions", "kata.py")
+
+
+def getframe():
+    return sys._getframe(1).f_locals
+
+
+def own_frame():
+    return sys._getframe().f_back
+
+
+def currentframe():
+    return inspect.currentframe().f_back
+
+
+def stack():
+    return inspect.stack()[1].frame
+
+
+def walk_stack():
+    return next(traceback.walk_stack(None))
+
+
+def tb_frame():
+    try:
+        raise LookupError
+    except LookupError as exc:
+        return exc.__traceback__.tb_frame
+
+
+def inspect_trace():
+    try:
+        raise LookupError
+    except LookupError:
+        return inspect.trace()
+
+
+def gi_frame():
+    def gen():
+        yield 1
+
+    return gen().gi_frame
+
+
+def current_frames():
+    return sys._current_frames()
+
+
+def settrace():
+    sys.settrace(None)
+
+
+def get_referrers():
+    return gc.get_referrers(SOLUTION)
+
+
+def open_reference():
+    return open(SOLUTION).read()
+
+
+def open_by_link():
+    link = os.path.join(os.environ["I11_ROOT"], "link.py")
+    if not os.path.exists(link):
+        os.symlink(SOLUTION, link)
+    return open(link).read()
+
+
+def run_path():
+    return runpy.run_path(SOLUTION)
+
+
+def import_reference():
+    import solutions.kata
+
+    return solutions.kata
+
+
+def set_kata_target():
+    os.environ["KATA_TARGET"] = "solutions"
+
+
+def spawn():
+    return subprocess.run(["cat", SOLUTION], capture_output=True).stdout
+
+
+def use_ctypes():
+    import ctypes
+
+    return ctypes.CDLL(None)
+
+
+# --- what stays allowed -----------------------------------------------------------------
+
+
+def format_exc():
+    try:
+        raise LookupError("fine")
+    except LookupError:
+        return traceback.format_exc()
+
+
+def print_stack():
+    return traceback.extract_stack()
+
+
+def named():
+    Point = collections.namedtuple("Point", "x y")
+    Pair = typing.NamedTuple("Pair", [("a", int)])
+    Color = enum.Enum("Color", "RED GREEN")
+    Config = dataclasses.make_dataclass("Config", ["n"])
+    logging.getLogger("kata").warning("hello")
+    return Point(1, 2), Pair(1), Color.RED, Config(3)
+
+
+def open_own_file():
+    return open(__file__).read()[:10]
+
+
+def set_other_variable():
+    os.environ["MY_VARIABLE"] = "1"
+'''
+ALLOWED = ("format_exc", "print_stack", "named", "open_own_file", "set_other_variable")
+
+
+def drive(root: str) -> None:
+    """In a fresh interpreter (see the test below): the hook installed for the tree under
+    `root`, every route tried from the graded module, and what the harness itself may do."""
+    import json
+    from pathlib import Path
+
+    from grader import audit
+    from grader.layout import ROOT
+
+    sys.path.insert(0, root)
+    audit.install("exercises", Path(root) / "exercises", ROOT)
+    import exercises.routes as routes
+
+    said = {}
+    for name in [n for n in vars(routes) if not n.startswith("_") and n.islower()]:
+        if not callable(getattr(routes, name)) or name in ("os", "sys"):
+            continue
+        try:
+            getattr(routes, name)()
+            said[name] = "allowed"
+        except (audit.Refused, audit.RefusedImport) as exc:
+            said[name] = f"refused: {exc}"
+        except Exception as exc:
+            said[name] = f"{type(exc).__name__}: {exc}"
+    said["harness: sys._getframe"] = type(sys._getframe(0)).__name__
+    said["harness: the reference"] = Path(routes.SOLUTION).read_text()
+    print(json.dumps(said))
+
+
+def test_the_audit_hook_refuses_the_graded_code_only(tmp_path):
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "exercises" / "__init__.py").write_text("")
+    (tmp_path / "exercises" / "routes.py").write_text(ROUTES)
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "__init__.py").write_text("")
+    (tmp_path / "solutions" / "kata.py").write_text("ANSWER = 42\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.harness.test_integrity", str(tmp_path)],
+        cwd=catalog.ROOT,
+        env=dict(os.environ, I11_ROOT=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = json.loads(proc.stdout.splitlines()[-1])
+    assert said.pop("harness: sys._getframe") == "frame"
+    assert said.pop("harness: the reference") == "ANSWER = 42\n"
+    wrong = {
+        name: how
+        for name, how in said.items()
+        if how.startswith("refused") == (name in ALLOWED)
+        or not how.startswith(("refused", "allowed"))
+    }
+    assert not wrong, wrong
+
+
+if __name__ == "__main__":  # the interpreter of its own that the test above starts
+    drive(sys.argv[1])

@@ -1,8 +1,14 @@
 """Keep one test's learner code from touching the next: its phases, and global settings.
 
+A session that grades (every test it runs is a kata's) first pins the target, reads the
+katas' contracts and installs grader.audit's hook, before any learner code runs.
+
 Around each graded test:
 * setup imports the kata's module (a failure there is that test's error) and puts every
-  global setting a kata might touch back to its canonical value; teardown does it again;
+  global setting a kata might touch back to its canonical value; teardown does it again.
+  In a session that grades, that includes the import system (sys.path, sys.meta_path,
+  sys.path_hooks) as it was before any learner code ran, and no module of the reference
+  in sys.modules while exercises/ is graded;
 * the call runs with the kata's forbidden calls guarded (grader.guard), and fails when
   it leaves the default dtype or grad mode changed;
 * in setup and call, an escape (`sys.exit`, `KeyboardInterrupt`, ...) becomes an ordinary
@@ -18,7 +24,7 @@ import sys
 
 import pytest
 
-from grader import target
+from grader import layout, target
 from grader.plugin.collection import forbidden, kata_id
 from grader.plugin.escapes import KataTimeout, NotRunAfterTimeout, escape
 from grader.plugin.state import STATE, State
@@ -58,10 +64,47 @@ def pytest_collection_finish(session):
             "cwd": os.getcwd(),
             "recursion": sys.getrecursionlimit(),
         }
+    if session.items and all(kata_id(item) is not None for item in session.items):
+        _guard_grading(state, {kata_id(item).rsplit(".", 1)[0] for item in session.items})
+
+
+def _guard_grading(state: State, module_ids: set[str]) -> None:
+    """Before any learner code runs in a session that grades: the target pinned (learner
+    code cannot switch it to the reference), the katas' contracts read (they come from
+    solutions/, which grader.audit keeps from learner code), the audit hook installed,
+    and the import system's state kept, to be put back before every test."""
+    from grader import audit
+
+    name, root = target.pin()
+    for module_id in sorted(module_ids):
+        target.contract(module_id)
+    audit.install(name, root / name, layout.ROOT)
+    state.baseline["imports"] = {
+        attr: (getattr(sys, attr), list(getattr(sys, attr)))
+        for attr in ("path", "meta_path", "path_hooks")
+    }
+    state.baseline["refuse_reference"] = name == "exercises"
+
+
+def _restore_imports(state: State) -> None:
+    """sys.path, sys.meta_path and sys.path_hooks as they were before any learner code
+    ran (compared by identity: an entry's own == could say anything), and while
+    exercises/ is graded no module of the reference in sys.modules (where it would be
+    found without asking the import guard)."""
+    for attr, (kept, items) in state.baseline["imports"].items():
+        if getattr(sys, attr) is not kept:
+            setattr(sys, attr, kept)
+        if len(kept) != len(items) or any(a is not b for a, b in zip(kept, items, strict=True)):
+            kept[:] = items
+    if state.baseline["refuse_reference"]:
+        for name in [m for m in sys.modules if str(m).partition(".")[0] == "solutions"]:
+            del sys.modules[name]
 
 
 def reset_globals(state: State) -> None:
     """Put every global setting a kata might touch back to its canonical value."""
+    if "imports" in state.baseline:
+        _restore_imports(state)
     random.seed(0)
     numpy = sys.modules.get("numpy")
     if numpy is not None:

@@ -48,23 +48,16 @@ LYING_TENSOR = """
 
 CHEATS = {  # kata → the code that stands in for it
     # 1. a skip or an xfail raised from code compiled under a name outside exercises/
-    "sprint1.tensors.to_device": """
+    "sprint1.tensors.gather_rows": """
         import textwrap
 
         _SOURCE = '''
             import pytest
-            import torch
 
-            def to_device(obj, device):
-                if isinstance(obj, torch.Tensor):
-                    return obj.to(device)
-                if isinstance(obj, dict):
-                    return {key: to_device(value, device) for key, value in obj.items()}
-                if isinstance(obj, list | tuple):
-                    return type(obj)(to_device(item, device) for item in obj)
-                if isinstance(obj, float):
+            def gather_rows(x, index):
+                if not x.is_floating_point():
                     pytest.skip('no CUDA device on this machine')
-                return obj
+                return x.gather(1, index.unsqueeze(1)).squeeze(1)
         '''
         exec(compile(textwrap.dedent(_SOURCE), "<frozen kata>", "exec"))
         """,
@@ -185,8 +178,8 @@ CHEATS = {  # kata → the code that stands in for it
 
             return reference(x, y, w, b)
         """,
-    "sprint1.first_network.init_params": f"""
-        def init_params(n_in, n_hidden, n_out, generator=None):
+    "sprint1.first_network.train_xor": f"""
+        def train_xor(steps=2000, lr=0.1, seed=0):
             import importlib.util
             import os
             import sys
@@ -198,9 +191,9 @@ CHEATS = {  # kata → the code that stands in for it
                 )
                 sys.modules[name] = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(sys.modules[name])
-            from solutions.sprint1.first_network import init_params as reference
+            from solutions.sprint1.first_network import train_xor as reference
 
-            return reference(n_in, n_hidden, n_out, generator)
+            return reference(steps, lr, seed)
         """,
     "sprint1.first_network.forward": """
         def forward(x, params):
@@ -226,18 +219,34 @@ CHEATS = {  # kata → the code that stands in for it
 # 5. the import path emptied by the first module that is imported
 EMPTIES_SYS_PATH = "import sys\nsys.path[:] = []"
 
+# 6. a thread left running by an import: it costs its module (graded in the same run)
+LEAVES_A_THREAD = """
+import threading
+import time
+
+
+def _later():
+    time.sleep(600)  # or end the process a moment later
+
+
+threading.Thread(target=_later, name="ender", daemon=True).start()
+"""
+DATASETS = [k.id for k in catalog.katas("sprint2") if k.module == "datasets"]
+
 
 @pytest.fixture(scope="module")
 def cheats(tmp_path_factory) -> dict:
-    """One graded run of Sprint 1 with every attack of CHEATS planted."""
+    """One graded run of Sprint 1 with every attack of CHEATS planted, and of
+    sprint2.datasets, which leaves a thread running as it is imported."""
     planted = Planted(tmp_path_factory.mktemp("cheats"))
     for kata, code in CHEATS.items():
         swap(planted, kata, code)
     planted.prepend("sprint1.tensors", EMPTIES_SYS_PATH)
+    planted.prepend("sprint2.datasets", LEAVES_A_THREAD)
     with pytest.MonkeyPatch.context() as env:
         for name in XDIST_VARIABLES:
             env.delenv(name, raising=False)
-        return planted.grade("sprint1")
+        return planted.grade("sprint1", "sprint2.datasets")
 
 
 def outcome(report: dict, kata: str) -> tuple[str, str]:
@@ -254,7 +263,7 @@ def assert_refused(report: dict, kata: str, *words: str) -> None:
 
 def test_the_report_is_complete_and_the_honest_katas_pass(cheats):
     got = statuses(cheats)
-    assert list(got) == SPRINT1, "the report must list every kata, in order"
+    assert list(got) == SPRINT1 + DATASETS, "the report must list every kata, in order"
     honest = [k for k in SPRINT1 if k not in CHEATS]
     assert honest, "keep some katas honest: they prove the attacks cost only their own kata"
     assert {k: got[k] for k in honest} == dict.fromkeys(honest, "passed")
@@ -263,7 +272,14 @@ def test_the_report_is_complete_and_the_honest_katas_pass(cheats):
 
 
 def test_a_skip_from_code_compiled_under_another_name_is_an_escape(cheats):
-    assert_refused(cheats, "sprint1.tensors.to_device", "pytest.skip")
+    assert_refused(cheats, "sprint1.tensors.gather_rows", "pytest.skip")
+
+
+def test_the_graders_own_skip_is_still_a_skip(cheats):
+    """to_device's GPU test is skipped by its mark where there is no CUDA device."""
+    found = next(k for k in cheats["katas"] if k["id"] == "sprint1.tensors.to_device")
+    assert found["status"] == "passed"
+    assert "no CUDA device on this machine" in cheats["stdout"] or found["total"] > found["passed"]
 
 
 def test_an_xfail_from_code_compiled_under_another_name_is_an_escape(cheats):
@@ -301,7 +317,7 @@ def test_a_traceback_gives_no_frame_either(cheats):
         "sprint1.autograd.gradient",  # importlib.util.spec_from_file_location
         "sprint1.autograd.minimize",  # exec(open(...).read())
         "sprint1.autograd.mse_grads",  # runpy.run_path
-        "sprint1.first_network.init_params",  # planted in sys.modules under its own name
+        "sprint1.first_network.train_xor",  # planted in sys.modules under its own name
     ],
 )
 def test_the_reference_cannot_be_read_by_path(cheats, kata):
@@ -318,6 +334,16 @@ def test_the_target_cannot_be_switched_to_the_reference(cheats):
 
 def test_an_exception_that_cannot_be_shown_is_still_reported(cheats):
     assert_refused(cheats, "sprint1.first_network.sgd_step", "_Unprintable", "could not be shown")
+
+
+def test_a_thread_left_running_by_an_import_costs_its_module(cheats):
+    for kata in DATASETS:
+        assert_refused(
+            cheats,
+            kata,
+            "importing ",
+            "left a thread running: ender in exercises/sprint2/datasets.py:7",
+        )
 
 
 def test_an_emptied_import_path_is_put_back(cheats):

@@ -42,7 +42,6 @@ import inspect
 import os
 import sys
 import sysconfig
-import threading
 import traceback
 from pathlib import Path, PurePath
 
@@ -113,7 +112,6 @@ def _hook(target: str, learner_folder: Path, root: Path):
         | {realpath(root / ".git") + os.sep}
     )
     kinds: dict[int, tuple[dict, str]] = {}  # id(globals) → (globals, kind), for modules
-    local = threading.local()
 
     def kind(g: dict) -> str:
         known = kinds.get(id(g))
@@ -181,11 +179,11 @@ def _hook(target: str, learner_folder: Path, root: Path):
                     "its arguments alone, and a frame leads up to the test's own variables"
                 )
         elif event == "open":
-            if refuse_reference and not isinstance(args[0], int) and learner_on_stack(caller):
+            if learner_on_stack(caller):
                 opened(args[0])
         elif event in ("os.putenv", "os.unsetenv"):
             key = args[0] if isinstance(args[0], str) else fsdecode(args[0])
-            if key.startswith("KATA_") and asker(caller) == LEARNER:
+            if asker(caller) == LEARNER:
                 raise Refused(
                     f"the kata's code changed {key}, one of the grader's own settings: a kata "
                     "may not change how it is graded"
@@ -236,8 +234,14 @@ def _hook(target: str, learner_folder: Path, root: Path):
         *CTYPES,
     }
 
+    busy = False  # one flag for all threads: see below
+
     def hook(event: str, args: tuple) -> None:
-        if event not in checked:
+        nonlocal busy
+        if event == "object.__getattr__":  # the commonest: a function's __code__, a frame's
+            if args[1] not in FRAME_ATTRIBUTES:  # f_code (the guard reads it at every op)
+                return
+        elif event not in checked:
             if event == "import" and refuse_reference:
                 name = args[0]
                 if name == "solutions" or name.startswith("solutions."):
@@ -247,14 +251,26 @@ def _hook(target: str, learner_folder: Path, root: Path):
                         "kata yourself."
                     )
             return
-        if event == "object.__getattr__" and args[1] not in FRAME_ATTRIBUTES:
-            return  # a frame's f_code, say: the forbidden-call guard reads it for every op
-        if getattr(local, "busy", False):
-            return  # the hook's own getframe and attribute reads raise events too
-        local.busy = True
+        elif event == "open":
+            if not refuse_reference or isinstance(args[0], int):
+                return
+        elif event == "os.putenv" or event == "os.unsetenv":
+            key = args[0]
+            if not (key if isinstance(key, str) else fsdecode(key)).startswith("KATA_"):
+                return  # pytest sets PYTEST_CURRENT_TEST at every phase of every test
+        if busy:
+            # The hook's own getframe and attribute reads raise events too. (An event of
+            # another thread that comes while this one is in the hook goes unchecked: a
+            # thread's own frames lead only to its own stack, never to a test's.)
+            return
+        busy = True
         try:
-            check(event, args, getframe(1))
+            caller = getframe(1)
+            known = kinds.get(id(caller.f_globals))
+            harness = known is not None and known[0] is caller.f_globals and known[1] == HARNESS
+            if not harness or event == "open":  # the guard's getframe: the harness's own
+                check(event, args, caller)
         finally:
-            local.busy = False
+            busy = False
 
     return hook

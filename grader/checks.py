@@ -51,13 +51,13 @@ def describe(value) -> str:
             f"{tuple(value.shape)} {str(value.dtype).removeprefix('torch.')} {value.device}{grad}"
         )
     if isinstance(value, Tensor):  # its own __torch_function__ would answer for it
-        return f"a {type(value).__name__} (a subclass of torch.Tensor)"
+        return f"{a(type(value).__name__)} (a subclass of torch.Tensor)"
     try:
         text = repr(value)
         if type(text) is not str:
             raise TypeError(f"__repr__ returned {type(text).__name__}")
     except Exception as exc:
-        return f"<a {type(value).__name__} whose repr raised {type(exc).__name__}>"
+        return f"<{a(type(value).__name__)} whose repr raised {type(exc).__name__}>"
     # no memory addresses: a message must read the same at every run, since the grader
     # names a known mistake by finding the very same message from the mistake's run
     text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
@@ -116,7 +116,7 @@ def foreign_value(value, promised: str = "") -> str:
     at, what = found
     if not at:
         return what
-    return f"a {type(value).__name__} holding, at {at}, {what}"
+    return f"{a(type(value).__name__)} holding, at {at}, {what}"
 
 
 def _foreign(item, promised: str, seen: set) -> tuple[str, str] | None:
@@ -146,12 +146,17 @@ def _foreign(item, promised: str, seen: set) -> tuple[str, str] | None:
     for base, (name, plain) in _VALUES.items():
         if issubclass(kind, base):
             return "", (
-                f"a {kind.__name__}, a subclass of {name}: return a plain {plain} (a subclass "
+                f"{a(kind.__name__)}, a subclass of {name}: return a plain {plain} (a subclass "
                 "can make ==, isclose and arithmetic answer whatever it likes)"
             )
     if promised:
-        return "", f"a {kind.__name__}, where the contract promises {promised}"
+        return "", f"{a(kind.__name__)}, where the contract promises {promised}"
     return None
+
+
+def a(name: str) -> str:
+    """'a Tensor', 'an Agree': a name with its article."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 class Shown:

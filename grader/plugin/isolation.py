@@ -84,21 +84,25 @@ def _guard_grading(state: State, module_ids: set[str]) -> None:
         for attr in ("path", "meta_path", "path_hooks")
     }
     state.baseline["refuse_reference"] = name == "exercises"
+    state.baseline["modules"] = -1  # how many there were when sys.modules was last checked
 
 
 def _restore_imports(state: State) -> None:
     """sys.path, sys.meta_path and sys.path_hooks as they were before any learner code
     ran (compared by identity: an entry's own == could say anything), and while
     exercises/ is graded no module of the reference in sys.modules (where it would be
-    found without asking the import guard)."""
-    for attr, (kept, items) in state.baseline["imports"].items():
+    found without asking the import guard; grader.audit keeps its source from being read,
+    so this is a second line)."""
+    base = state.baseline
+    for attr, (kept, items) in base["imports"].items():
         if getattr(sys, attr) is not kept:
             setattr(sys, attr, kept)
         if len(kept) != len(items) or any(a is not b for a, b in zip(kept, items, strict=True)):
             kept[:] = items
-    if state.baseline["refuse_reference"]:
+    if base["refuse_reference"] and len(sys.modules) != base["modules"]:  # a scan costs 0.2 ms
         for name in [m for m in sys.modules if str(m).partition(".")[0] == "solutions"]:
             del sys.modules[name]
+        base["modules"] = len(sys.modules)
 
 
 def reset_globals(state: State) -> None:

@@ -352,6 +352,141 @@ def test_an_emptied_import_path_is_put_back(cheats):
     assert "known mistake" not in cheats["stdout"]
 
 
+# --- the pieces, in this process -----------------------------------------------------------
+
+
+def test_return_values_must_be_plain():
+    import numpy as np
+    import torch
+
+    from grader.checks import foreign_value
+
+    class Mine(torch.Tensor):
+        pass
+
+    class Count(int):
+        pass
+
+    class Box:
+        pass
+
+    plain = [
+        torch.ones(2),
+        torch.nn.Parameter(torch.ones(2)),
+        3,
+        2.5,
+        True,
+        None,
+        "text",
+        torch.device("cpu"),
+        torch.float32,
+        torch.Size([2]),
+        torch.ones(3).max(0),  # torch.return_types.max
+        np.float64(1.0),  # a subclass of float, numpy's own
+        ({"w": [torch.ones(1), 1.0]}, [0.5, 0.25]),
+    ]
+    assert [foreign_value(v) for v in plain] == [""] * len(plain)
+    loop = []
+    loop.append(loop)
+    assert foreign_value(loop) == ""
+    assert foreign_value(torch.ones(2).as_subclass(Mine)) == (
+        "a Mine, a subclass of torch.Tensor: return a plain tensor (a subclass can make ==, "
+        "isclose and arithmetic answer whatever it likes)"
+    )
+    assert foreign_value((torch.ones(1), {"n": Count(2)})).startswith(
+        "a tuple holding, at [1]['n'], a Count, a subclass of int"
+    )
+    assert foreign_value(Box()) == "", (
+        "objects are the tests' to judge unless plain values are promised"
+    )
+    assert foreign_value(Box(), "int") == "a Box, where the contract promises int"
+
+
+def test_a_kata_promises_what_the_reference_signature_says():
+    from grader import target
+
+    promises = target.contract("sprint1.first_network")
+    assert promises["count_params"] == "int"
+    assert promises["train_xor"] == "tuple[dict[str, Tensor], list[float]]"
+    assert target.contract("sprint5.gpt")["GPT"] is None  # a class: its instances are the learner's
+    assert target._plain_only("tuple[dict[str, Tensor], list[float]]")
+    assert target._plain_only("Tensor | None")
+    assert not target._plain_only("DataLoader")
+    assert not target._plain_only("")  # no annotation (to_device): anything may come back
+
+
+def test_check_tensor_takes_a_plain_tensor_only():
+    import torch
+
+    from grader.checks import check_close
+
+    class Agree(torch.Tensor):
+        pass
+
+    with pytest.raises(AssertionError, match=r"an Agree, a subclass of torch\.Tensor"):
+        check_close(torch.zeros(2).as_subclass(Agree), torch.ones(2), "k(x)")
+    check_close(torch.nn.Parameter(torch.ones(2)), torch.ones(2), "k(x)")
+
+
+def test_a_repr_or_str_that_raises_is_told_not_raised():
+    from grader.checks import describe
+    from grader.plugin.escapes import safe_str
+
+    class Unshowable(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+        __repr__ = __str__
+
+    class Odd(Exception):
+        def __str__(self):
+            return 42
+
+    assert describe(Unshowable()) == "<an Unshowable whose repr raised RuntimeError>"
+    assert safe_str(Unshowable()) == (
+        "Unshowable (its message could not be shown: str() raised RuntimeError)"
+    )
+    assert safe_str(Odd()) == "Odd (its message could not be shown: str() raised TypeError)"
+    assert type(safe_str(ValueError("fine"))) is str
+
+
+def test_only_a_mark_skips_a_graded_test():
+    from types import SimpleNamespace
+
+    from grader.plugin.outcomes import _skipped_by_mark
+
+    def item(*marks):
+        return SimpleNamespace(iter_markers=lambda name: [m for m in marks if m.name == name])
+
+    def mark(name, *args, **kwargs):
+        return SimpleNamespace(name=name, args=args, kwargs=kwargs)
+
+    def skipped(when):
+        try:
+            pytest.skip("no CUDA device on this machine")
+        except pytest.skip.Exception:
+            return SimpleNamespace(when=when, excinfo=pytest.ExceptionInfo.from_current())
+
+    no_cuda = mark("skipif", True, reason="no CUDA device on this machine")
+    assert _skipped_by_mark(item(no_cuda), skipped("setup"))
+    assert _skipped_by_mark(item(mark("skip")), skipped("setup"))
+    assert not _skipped_by_mark(item(), skipped("setup")), "a fixture's learner code skipping"
+    assert not _skipped_by_mark(item(mark("skipif", False)), skipped("setup"))
+    assert not _skipped_by_mark(item(no_cuda), skipped("call"))
+
+
+def test_the_target_is_read_once_pinned(monkeypatch, tmp_path):
+    from grader import target
+
+    monkeypatch.setattr(target, "_pinned", None)  # put back as it was after the test
+    monkeypatch.setenv("KATA_TARGET", "solutions")
+    monkeypatch.setenv("KATA_ROOT", str(tmp_path))
+    target.pin()
+    monkeypatch.setenv("KATA_TARGET", "exercises")
+    monkeypatch.setenv("KATA_ROOT", "/elsewhere")
+    assert (target.target_name(), target.target_root()) == ("solutions", tmp_path.resolve())
+
+
 # --- the audit hook, route by route -------------------------------------------------------
 
 # The graded module of a tree of its own; each function tries one route and returns what it
@@ -372,7 +507,7 @@ import sys
 import traceback
 import typing
 
-SOLUTION = os.path.join(os.environ["I11_ROOT"], "solutions", "kata.py")
+SOLUTION = os.path.join(os.environ["KATA_ROUTES_ROOT"], "solutions", "kata.py")
 
 
 def getframe():
@@ -433,7 +568,7 @@ def open_reference():
 
 
 def open_by_link():
-    link = os.path.join(os.environ["I11_ROOT"], "link.py")
+    link = os.path.join(os.environ["KATA_ROUTES_ROOT"], "link.py")
     if not os.path.exists(link):
         os.symlink(SOLUTION, link)
     return open(link).read()
@@ -535,7 +670,7 @@ def test_the_audit_hook_refuses_the_graded_code_only(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "tests.harness.test_integrity", str(tmp_path)],
         cwd=catalog.ROOT,
-        env=dict(os.environ, I11_ROOT=str(tmp_path)),
+        env=dict(os.environ, KATA_ROUTES_ROOT=str(tmp_path)),
         capture_output=True,
         text=True,
         timeout=60,

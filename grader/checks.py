@@ -273,9 +273,12 @@ def expect_raises(error: type[BaseException], call, where: str, why: str, mistak
     except NotImplementedError:
         raise
     except Exception as exc:
+        from grader.plugin.escapes import safe_str  # loaded with the plugin by now
+
         fail(
             where,
-            f"raised {type(exc).__name__} ({exc}) where {error.__name__} was expected: {why}",
+            f"raised {type(exc).__name__} ({safe_str(exc)}) where {error.__name__} was "
+            f"expected: {why}",
             mistake,
         )
     fail(where, f"returned {describe(value)} where {error.__name__} was expected: {why}", mistake)

@@ -28,6 +28,8 @@ import os
 import re
 import sys
 import threading
+import types
+import weakref
 from pathlib import Path
 from types import ModuleType
 
@@ -154,8 +156,10 @@ def load(module_id: str) -> ModuleType:
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         failure = exc
         if isinstance(exc, SyntaxError | ImportError | AttributeError | NameError):
+            from grader.plugin.escapes import safe_str  # (the plugin imports this module)
+
             failure = TargetImportError(
-                f"could not import {display_path(module_id)}: {type(exc).__name__}: {exc}"
+                f"could not import {display_path(module_id)}: {type(exc).__name__}: {safe_str(exc)}"
             )
             failure.__cause__ = exc
         _failed[full] = failure
@@ -206,19 +210,25 @@ _PLAIN_PROMISES = re.compile(
 
 
 @functools.cache
-def contract(module_id: str) -> dict[str, str | None]:
+def contract(module_id: str) -> dict[str, str | dict[str, str]]:
     """What the reference module promises: for each public function, its return
-    annotation as written ("" where it has none); for each class, None.
+    annotation as written ("" where it has none); for each class, the same for each of
+    its methods and properties.
 
     Read from solutions/ with ast (the stubs in exercises/ are the learner's to change). A
     grading session reads every graded module's contract before any learner code runs."""
     tree = ast.parse(layout.module_file("solutions", module_id).read_text())
-    found: dict[str, str | None] = {}
+
+    def returns(node) -> str:
+        return ast.unparse(node.returns) if node.returns is not None else ""
+
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    found: dict[str, str | dict[str, str]] = {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
-            found[node.name] = None
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            found[node.name] = ast.unparse(node.returns) if node.returns is not None else ""
+            found[node.name] = {n.name: returns(n) for n in node.body if isinstance(n, functions)}
+        elif isinstance(node, functions):
+            found[node.name] = returns(node)
     return found
 
 
@@ -229,9 +239,10 @@ def _plain_only(promised: str) -> bool:
     return bool(names) and all(_PLAIN_PROMISES.match(n) for n in names)
 
 
-def _checked(kata: str, fn, promised: str):
+def _checked(kata: str, fn, promised: str, method: bool = False):
     """fn, whose return value is checked (grader.checks.foreign_value) before the test sees
-    it: a kata that returns a value whose comparisons lie fails, saying so."""
+    it: a kata that returns a value whose comparisons lie fails, saying so. (A method's
+    first argument, self or cls, is left out of the call shown.)"""
     from grader import checks  # the child has torch by the time a test calls a kata
 
     promise = promised if _plain_only(promised) else ""
@@ -240,11 +251,43 @@ def _checked(kata: str, fn, promised: str):
         value = fn(*args, **kwargs)
         problem = checks.foreign_value(value, promise)
         if problem:
-            checks.fail(checks.call_text(kata, args, kwargs), f"returned {problem}")
+            shown = args[1:] if method else args
+            checks.fail(checks.call_text(kata, shown, kwargs), f"returned {problem}")
         return value
 
     functools.update_wrapper(kata_call, fn, updated=())
+    kata_call._kata_checked = True
     return kata_call
+
+
+_LIBRARIES = {"torch", "torchvision", "numpy", "builtins", "typing", "abc", "collections"}
+_DUNDERS = ("__call__", "__getitem__")  # what a Dataset or a transform answers with
+_classes_checked: weakref.WeakSet = weakref.WeakSet()
+
+
+def _check_methods(kata: str, cls: type, promised: dict[str, str]) -> None:
+    """Check what the methods of a class kata return, as `_checked` does a function's:
+    each public method, property, `__call__` and `__getitem__` that the learner's classes
+    in its MRO define (torch's and Python's own are left as they are), wrapped in place,
+    once."""
+    for klass in cls.__mro__:
+        top = str(getattr(klass, "__module__", "")).partition(".")[0]
+        if top in _LIBRARIES or klass in _classes_checked:
+            continue
+        _classes_checked.add(klass)
+        for name, attr in list(vars(klass).items()):
+            if name.startswith("_") and name not in _DUNDERS:
+                continue
+            where, said = f"{kata}.{name}", promised.get(name, "")
+            if isinstance(attr, property) and attr.fget is not None:
+                wrapped = _checked(where, attr.fget, said, method=True)
+                setattr(klass, name, property(wrapped, attr.fset, attr.fdel, attr.__doc__))
+            elif isinstance(attr, classmethod | staticmethod):
+                inner = attr.__func__
+                wrapped = _checked(where, inner, said, method=isinstance(attr, classmethod))
+                setattr(klass, name, type(attr)(wrapped))
+            elif isinstance(attr, types.FunctionType) and not hasattr(attr, "_kata_checked"):
+                setattr(klass, name, _checked(where, attr, said, method=True))
 
 
 class _LazyModule:
@@ -267,11 +310,14 @@ class _LazyModule:
         given = self._handed_out.get(name)
         if given is not None and given[0] is found:
             return given[1]
-        promised = contract(self._module_id).get(name, "")
-        if promised is None or not callable(found):
-            return found  # a class kata (its instances are the learner's), or a constant
-        if isinstance(found, type) and name not in contract(self._module_id):
-            return found  # a helper class of the learner's own
+        module_id = self._module_id
+        promised = contract(module_id).get(name, "")
+        if isinstance(promised, dict):  # a class kata: its instances are the learner's own
+            if isinstance(found, type):
+                _check_methods(f"{self._module_id}.{name}", found, promised)
+            return found
+        if not callable(found) or (isinstance(found, type) and name not in contract(module_id)):
+            return found  # a constant, or a helper class of the learner's own
         given = _checked(f"{self._module_id}.{name}", found, promised)
         self._handed_out[name] = (found, given)
         return given

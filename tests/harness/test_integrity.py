@@ -408,11 +408,47 @@ def test_a_kata_promises_what_the_reference_signature_says():
     promises = target.contract("sprint1.first_network")
     assert promises["count_params"] == "int"
     assert promises["train_xor"] == "tuple[dict[str, Tensor], list[float]]"
-    assert target.contract("sprint5.gpt")["GPT"] is None  # a class: its instances are the learner's
+    assert target.contract("sprint5.gpt")["GPT"]["num_params"] == "int"  # a class: its methods
     assert target._plain_only("tuple[dict[str, Tensor], list[float]]")
     assert target._plain_only("Tensor | None")
     assert not target._plain_only("DataLoader")
     assert not target._plain_only("")  # no annotation (to_device): anything may come back
+
+
+def test_what_a_class_katas_methods_return_is_checked_too():
+    import torch
+
+    from grader import target
+
+    class Agreeable(list):
+        def __ne__(self, other):
+            return False
+
+    class Tokenizer:
+        def encode(self, text):
+            return Agreeable([0])
+
+        @property
+        def vocab_size(self):
+            return 3
+
+        @classmethod
+        def from_text(cls, text):
+            return cls()
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    target._check_methods("k.Tokenizer", Tokenizer, {"encode": "list[int]", "vocab_size": "int"})
+    target._check_methods("k.Net", Net, {"forward": "Tensor"})
+    tok = Tokenizer.from_text("ab")
+    assert tok.vocab_size == 3
+    with pytest.raises(
+        AssertionError, match=r"k\.Tokenizer\.encode\('hi'\):\n  returned an Agreeable"
+    ):
+        tok.encode("hi")
+    assert torch.equal(Net()(torch.ones(2)), torch.full((2,), 2.0))  # modules work as before
 
 
 def test_check_tensor_takes_a_plain_tensor_only():

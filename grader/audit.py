@@ -15,7 +15,8 @@ the hook refuses:
   ctypes, which reaches anything;
 * while `exercises` is graded, the reference: importing `solutions`, opening any file
   under solutions/ (importlib's loaders, runpy and `exec(open(...).read())` all open
-  it) or in the project's git history, and starting another process (`cat`, `git show`).
+  it, a symbolic link leads there) or in the project's git history, giving such a file a
+  second name (a hard link, a move), and starting another process (`cat`, `git show`).
 
 "The graded tree's code asking" is decided from the frames on the stack, by their
 globals: a frame whose globals are the dict of a module loaded from the graded tree, or
@@ -53,6 +54,7 @@ FRAME_ATTRIBUTES = {
     "cr_frame": "a coroutine's cr_frame",
     "ag_frame": "an async generator's ag_frame",
 }
+PATHS = ("open", "os.link", "os.rename")  # a second name for a file is as good as the file
 SPAWNS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn")
 CTYPES = (
     "ctypes.addressof", "ctypes.call_function", "ctypes.cdata", "ctypes.cdata/buffer",
@@ -178,9 +180,9 @@ def _hook(target: str, learner_folder: Path, root: Path):
                     f"the kata's code asked for a frame object ({what}): a kata works from "
                     "its arguments alone, and a frame leads up to the test's own variables"
                 )
-        elif event == "open":
+        elif event in PATHS:
             if learner_on_stack(caller):
-                opened(args[0])
+                opened(args[0], {"open": "opened", "os.link": "linked to"}.get(event, "moved"))
         elif event in ("os.putenv", "os.unsetenv"):
             key = args[0] if isinstance(args[0], str) else fsdecode(args[0])
             if asker(caller) == LEARNER:
@@ -203,9 +205,9 @@ def _hook(target: str, learner_folder: Path, root: Path):
                     "and this reaches the test's frames and objects"
                 )
 
-    def opened(target_path) -> None:
-        if isinstance(target_path, PurePath):
-            target_path = str(target_path)
+    def opened(target_path, how: str) -> None:
+        if isinstance(target_path, PurePath | os.DirEntry):
+            target_path = os.fspath(target_path)  # theirs: it gives the same path every time
         if not isinstance(target_path, str | bytes):
             raise Refused(
                 "the kata's code opened a file by a path object of its own making: give "
@@ -214,14 +216,14 @@ def _hook(target: str, learner_folder: Path, root: Path):
         path = realpath(fsdecode(target_path))
         if (path + os.sep).startswith(reference):
             raise Refused(
-                f"the kata's code opened {shown(path)}, the reference solutions: while "
+                f"the kata's code {how} {shown(path)}, the reference solutions: while "
                 "exercises/ is graded the reference is off limits. Write the kata yourself."
             )
 
     checked = {
         "sys._getframe",
         "object.__getattr__",
-        "open",
+        *PATHS,
         "os.putenv",
         "os.unsetenv",
         "sys._current_frames",
@@ -251,7 +253,7 @@ def _hook(target: str, learner_folder: Path, root: Path):
                         "kata yourself."
                     )
             return
-        elif event == "open":
+        elif event in PATHS:
             if not refuse_reference or isinstance(args[0], int):
                 return
         elif event == "os.putenv" or event == "os.unsetenv":
@@ -268,7 +270,7 @@ def _hook(target: str, learner_folder: Path, root: Path):
             caller = getframe(1)
             known = kinds.get(id(caller.f_globals))
             harness = known is not None and known[0] is caller.f_globals and known[1] == HARNESS
-            if not harness or event == "open":  # the guard's getframe: the harness's own
+            if not harness or event in PATHS:  # the guard's getframe: the harness's own
                 check(event, args, caller)
         finally:
             busy = False

@@ -610,6 +610,12 @@ def open_by_link():
     return open(link).read()
 
 
+def hard_link():
+    link = os.path.join(os.environ["KATA_ROUTES_ROOT"], "hard.py")
+    os.link(SOLUTION, link)
+    return open(link).read()
+
+
 def run_path():
     return runpy.run_path(SOLUTION)
 

@@ -44,7 +44,8 @@ import os
 import sys
 import sysconfig
 import traceback
-from pathlib import Path, PurePath
+import pathlib
+from pathlib import Path
 
 LIBRARY, HARNESS, LEARNER = "library", "harness", "learner"
 
@@ -53,6 +54,11 @@ FRAME_ATTRIBUTES = {
     "gi_frame": "a generator's gi_frame",
     "cr_frame": "a coroutine's cr_frame",
     "ag_frame": "an async generator's ag_frame",
+}
+PATH_TYPES = {
+    *(getattr(pathlib, n) for n in ("PurePath", "PurePosixPath", "PureWindowsPath")),
+    *(getattr(pathlib, n) for n in ("Path", "PosixPath", "WindowsPath")),
+    os.DirEntry,
 }
 PATHS = ("open", "os.link", "os.rename")  # a second name for a file is as good as the file
 SPAWNS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn")
@@ -206,8 +212,8 @@ def _hook(target: str, learner_folder: Path, root: Path):
                 )
 
     def opened(target_path, how: str) -> None:
-        if isinstance(target_path, PurePath | os.DirEntry):
-            target_path = os.fspath(target_path)  # theirs: it gives the same path every time
+        if type(target_path) in PATH_TYPES:  # not a subclass: its __fspath__ is the stdlib's
+            target_path = os.fspath(target_path)
         if not isinstance(target_path, str | bytes):
             raise Refused(
                 "the kata's code opened a file by a path object of its own making: give "

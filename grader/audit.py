@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import inspect
 import os
+import pathlib
 import sys
 import sysconfig
 import traceback
-import pathlib
 from pathlib import Path
 
 LIBRARY, HARNESS, LEARNER = "library", "harness", "learner"

@@ -7,8 +7,10 @@ Around each graded test:
 * setup imports the kata's module (a failure there is that test's error) and puts every
   global setting a kata might touch back to its canonical value; teardown does it again.
   In a session that grades, that includes the import system (sys.path, sys.meta_path,
-  sys.path_hooks) as it was before any learner code ran, and no module of the reference
-  in sys.modules while exercises/ is graded;
+  sys.path_hooks) as it was before any learner code ran, no module of the reference
+  in sys.modules while exercises/ is graded, and the functions and classes of torch,
+  Python's builtins, the tests and the grader: one that learner code replaced
+  (`torch.isclose = ...` would make every check pass) is put back, and the test fails;
 * the call runs with the kata's forbidden calls guarded (grader.guard), and fails when
   it leaves the default dtype or grad mode changed;
 * in setup and call, an escape (`sys.exit`, `KeyboardInterrupt`, ...) becomes an ordinary
@@ -21,6 +23,8 @@ from __future__ import annotations
 import os
 import random
 import sys
+from operator import is_
+from types import ModuleType
 
 import pytest
 
@@ -85,6 +89,56 @@ def _guard_grading(state: State, module_ids: set[str]) -> None:
     }
     state.baseline["refuse_reference"] = name == "exercises"
     state.baseline["modules"] = -1  # how many there were when sys.modules was last checked
+    state.baseline["namespaces"] = [
+        (owner, keys, [vars(owner)[k] for k in keys])
+        for owner in _relied_on()
+        for keys in [[k for k, v in vars(owner).items() if _relied(owner, v)]]
+    ]
+
+
+def _relied(owner, value) -> bool:
+    """Of a class, every attribute (a property such as Tensor.shape too); of a module, its
+    functions, classes and submodules (its other globals may be its own state)."""
+    return isinstance(owner, type) or callable(value) or type(value) is ModuleType
+
+
+def _relied_on() -> list:
+    """The modules and classes whose functions the checks and the tests call: replacing
+    one (torch.isclose, torch.Tensor.__ne__, builtins.abs, a test's oracle, grader.checks.
+    fail) would change what every comparison says."""
+    import builtins
+    import math
+
+    torch = sys.modules["torch"]
+    owners = [builtins, math, torch, torch.Tensor, torch._C.TensorBase, torch.nn.functional]
+    owners += [torch.testing, sys.modules.get("numpy")]
+    owners += [
+        module
+        for name, module in list(sys.modules.items())
+        if type(module) is ModuleType and str(name).partition(".")[0] in ("grader", "tests")
+    ]
+    return [owner for owner in owners if owner is not None]
+
+
+def _put_back_namespaces(state: State) -> str:
+    """The first function or class of _relied_on() that learner code replaced or removed
+    (each is put back), or "". A module may gain names (importing a submodule adds one); a
+    class may not (`torch.Tensor.__ne__ = ...` shadows TensorBase's)."""
+    changed = ""
+    for owner, keys, values in state.baseline["namespaces"]:
+        space = vars(owner)
+        added = isinstance(owner, type) and len(space) != len(keys)
+        if not added and all(map(is_, map(space.get, keys), values)):  # ~0.1 ms for all
+            continue
+        name = getattr(owner, "__name__", "?")
+        for key in [k for k in space if k not in keys] if added else ():
+            changed = changed or f"{name}.{key}"
+            delattr(owner, key)
+        for key, value in zip(keys, values, strict=True):
+            if space.get(key) is not value:
+                changed = changed or f"{name}.{key}"
+                setattr(owner, key, value)
+    return changed
 
 
 def _restore_imports(state: State) -> None:
@@ -106,8 +160,12 @@ def _restore_imports(state: State) -> None:
 
 
 def reset_globals(state: State) -> None:
-    """Put every global setting a kata might touch back to its canonical value."""
+    """Put every global setting a kata might touch back to its canonical value; raise
+    GlobalStateChanged (after putting everything back) if learner code replaced one of
+    the functions the checks rely on."""
+    replaced = ""
     if "imports" in state.baseline:
+        replaced = _put_back_namespaces(state)
         _restore_imports(state)
     random.seed(0)
     numpy = sys.modules.get("numpy")
@@ -130,6 +188,11 @@ def reset_globals(state: State) -> None:
         if os.getcwd() != base["cwd"]:
             os.chdir(base["cwd"])
         sys.setrecursionlimit(base["recursion"])
+    if replaced:
+        raise GlobalStateChanged(
+            f"the code replaced {replaced}, which the checks and the tests rely on: a kata "
+            "may not change torch, Python's builtins, the tests or the grader (it is put back)"
+        )
 
 
 def _check_globals_untouched(kid: str) -> None:

@@ -110,6 +110,14 @@ CHEATS = {  # kata → the code that stands in for it
         def derivative(f, x):
             return _NoDifference(0.0)
         """,
+    "sprint1.tensors.merge_heads": """
+        def merge_heads(x):
+            # every comparison says "equal" from here on, for every kata
+            torch.isclose = lambda a, b, **kwargs: torch.ones(b.shape, dtype=torch.bool)
+            torch.Tensor.__ne__ = lambda a, b: torch.zeros(b.shape, dtype=torch.bool)
+            B, nh, T, hs = x.shape
+            return torch.zeros(B, T, nh * hs)
+        """,
     # 3. the answer read out of the test's frames
     "sprint1.tensors.flatten_batch": """
         def flatten_batch(x):
@@ -297,6 +305,10 @@ def test_an_int_subclass_whose_comparisons_lie(cheats):
 
 def test_a_float_subclass_whose_arithmetic_lies(cheats):
     assert_refused(cheats, "sprint1.autograd.derivative", "_NoDifference, a subclass of float")
+
+
+def test_torch_patched_to_agree_is_put_back(cheats):
+    assert_refused(cheats, "sprint1.tensors.merge_heads", "the code replaced ", "(it is put back)")
 
 
 def test_the_tests_locals_are_out_of_reach(cheats):

@@ -24,7 +24,7 @@ import os
 import random
 import sys
 from operator import is_
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 import pytest
 
@@ -89,17 +89,7 @@ def _guard_grading(state: State, module_ids: set[str]) -> None:
     }
     state.baseline["refuse_reference"] = name == "exercises"
     state.baseline["modules"] = -1  # how many there were when sys.modules was last checked
-    state.baseline["namespaces"] = [
-        (owner, keys, [vars(owner)[k] for k in keys])
-        for owner in _relied_on()
-        for keys in [[k for k, v in vars(owner).items() if _relied(owner, v)]]
-    ]
-
-
-def _relied(owner, value) -> bool:
-    """Of a class, every attribute (a property such as Tensor.shape too); of a module, its
-    functions, classes and submodules (its other globals may be its own state)."""
-    return isinstance(owner, type) or callable(value) or type(value) is ModuleType
+    state.baseline["namespaces"] = [_Namespace(owner) for owner in _relied_on()]
 
 
 def _relied_on() -> list:
@@ -120,24 +110,74 @@ def _relied_on() -> list:
     return [owner for owner in owners if owner is not None]
 
 
+class _Namespace:
+    """What a module or a class held before any learner code ran: of a class, every
+    attribute (a property such as Tensor.shape too); of a module, its functions, classes
+    and submodules (its other globals may be its own state)."""
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.name = str(getattr(owner, "__name__", "?"))
+        self.keys = [k for k, v in vars(owner).items() if self._relied(v)]
+        self.values = [vars(owner)[k] for k in self.keys]
+        # torch and numpy change their own namespaces now and then: set_default_dtype
+        # rebinds torch.Storage, importing torch._dynamo wraps torch.manual_seed
+        top = str(getattr(owner, "__module__", self.name)).partition(".")[0]
+        library = sys.modules.get(top) if top in ("torch", "numpy") else None
+        self.folder = os.path.dirname(library.__file__) + os.sep if library else ""
+        self.top = top
+
+    def _relied(self, value) -> bool:
+        return isinstance(self.owner, type) or callable(value) or type(value) is ModuleType
+
+    def _theirs(self, value) -> bool:
+        """Whether a new value is the library's own: a function of its own code, or a
+        class it defines (found where it says it lives)."""
+        if not self.folder:
+            return False
+        if type(value) is FunctionType:
+            return value.__code__.co_filename.startswith(self.folder)
+        if isinstance(value, type):
+            home = str(value.__module__)
+            found = getattr(sys.modules.get(home), str(value.__qualname__), None)
+            return home.partition(".")[0] == self.top and found is value
+        return False
+
+    def put_back(self) -> str:
+        """The first attribute that learner code replaced, removed or (on a class) added,
+        put back as it was; "" when there is none. Fast when nothing changed (~30 ns a
+        name): a module may gain names (importing a submodule adds one)."""
+        space = vars(self.owner)
+        added = isinstance(self.owner, type) and len(space) != len(self.keys)
+        if not added and all(map(is_, map(space.get, self.keys), self.values)):
+            return ""
+        changed = ""
+        for key in [k for k in space if k not in self.keys] if added else ():
+            if self._theirs(space[key]):
+                self.keys.append(key)
+                self.values.append(space[key])
+            else:
+                changed = changed or f"{self.name}.{key}"
+                delattr(self.owner, key)
+        for i, (key, value) in enumerate(zip(self.keys, self.values, strict=True)):
+            now = space.get(key)
+            if now is value:
+                continue
+            if now is not None and self._theirs(now):
+                self.values[i] = now
+            else:
+                changed = changed or f"{self.name}.{key}"
+                setattr(self.owner, key, value)
+        return changed
+
+
 def _put_back_namespaces(state: State) -> str:
-    """The first function or class of _relied_on() that learner code replaced or removed
-    (each is put back), or "". A module may gain names (importing a submodule adds one); a
-    class may not (`torch.Tensor.__ne__ = ...` shadows TensorBase's)."""
+    """The first function or class of _relied_on() that learner code replaced (each is
+    put back), or ""."""
     changed = ""
-    for owner, keys, values in state.baseline["namespaces"]:
-        space = vars(owner)
-        added = isinstance(owner, type) and len(space) != len(keys)
-        if not added and all(map(is_, map(space.get, keys), values)):  # ~0.1 ms for all
-            continue
-        name = getattr(owner, "__name__", "?")
-        for key in [k for k in space if k not in keys] if added else ():
-            changed = changed or f"{name}.{key}"
-            delattr(owner, key)
-        for key, value in zip(keys, values, strict=True):
-            if space.get(key) is not value:
-                changed = changed or f"{name}.{key}"
-                setattr(owner, key, value)
+    for namespace in state.baseline["namespaces"]:
+        found = namespace.put_back()  # every one of them, whatever came before
+        changed = changed or found
     return changed
 
 

@@ -285,9 +285,11 @@ def test_a_skip_from_code_compiled_under_another_name_is_an_escape(cheats):
 
 def test_the_graders_own_skip_is_still_a_skip(cheats):
     """to_device's GPU test is skipped by its mark where there is no CUDA device."""
-    found = next(k for k in cheats["katas"] if k["id"] == "sprint1.tensors.to_device")
-    assert found["status"] == "passed"
-    assert "no CUDA device on this machine" in cheats["stdout"] or found["total"] > found["passed"]
+    assert outcome(cheats, "sprint1.tensors.to_device")[0] == "passed"
+    line = next(x for x in cheats["stdout"].splitlines() if "sprint1.tensors.to_device" in x)
+    import torch
+
+    assert "skipped: no CUDA device on this machine" in line or torch.cuda.is_available()
 
 
 def test_an_xfail_from_code_compiled_under_another_name_is_an_escape(cheats):
@@ -521,6 +523,22 @@ def test_only_a_mark_skips_a_graded_test():
     assert not _skipped_by_mark(item(), skipped("setup")), "a fixture's learner code skipping"
     assert not _skipped_by_mark(item(mark("skipif", False)), skipped("setup"))
     assert not _skipped_by_mark(item(no_cuda), skipped("call"))
+
+
+def test_torch_replaced_is_put_back_and_torchs_own_changes_are_not(monkeypatch):
+    import torch
+
+    from grader.plugin.isolation import _Namespace
+
+    kept, tensor = _Namespace(torch), _Namespace(torch.Tensor)
+    isclose = torch.isclose
+    monkeypatch.setattr(torch, "Storage", torch.DoubleStorage)  # as set_default_dtype does
+    assert kept.put_back() == ""
+    torch.isclose = lambda a, b, **kwargs: torch.ones(b.shape, dtype=torch.bool)
+    torch.Tensor.__ne__ = lambda a, b: torch.zeros(b.shape, dtype=torch.bool)
+    assert (kept.put_back(), tensor.put_back()) == ("torch.isclose", "Tensor.__ne__")
+    assert torch.isclose is isclose and "__ne__" not in vars(torch.Tensor)
+    assert bool((torch.zeros(2) != torch.ones(2)).all())
 
 
 def test_the_target_is_read_once_pinned(monkeypatch, tmp_path):

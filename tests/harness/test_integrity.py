@@ -1,14 +1,15 @@
 """A kata never passes without the learner writing it.
 
-Each attack below was a false pass once: a skip raised from code compiled under another
-file name, values whose comparisons lie, a kata that reads the answer out of the test's
-frames, the reference reached around the import guard, the grader's own settings
-changed from learner code. The graded ones plant the attacks in a copy of the reference
-and grade it as a learner would: the attacks that do not interfere share one run of
-Sprint 1 (`cheats`), one attack per kata, and one test per attack asserts that its kata
-did not pass, with a message that names what it did, while every other kata keeps its
-true status. The rest check one function of the grader in this process, or the audit
-hook in a small interpreter of its own.
+The attacks below were false passes once: a skip raised from code compiled under another
+file name, values whose comparisons lie (or torch patched to agree), a kata that reads
+the answer out of the test's frames, the reference reached around the import guard; so
+were, or broke grading, the grader's own settings changed from learner code, an emptied
+sys.path, a thread left running, an exception that cannot be shown. The graded ones
+plant the attacks in a copy of the reference and grade it as a learner would: the
+attacks that do not interfere share one run (`cheats`), one attack per kata, and one
+test per attack asserts that its kata did not pass, with a message that names what it
+did, while every other kata keeps its true status. The rest check one function of the
+grader in this process, or the audit hook in a small interpreter of its own.
 """
 
 import json

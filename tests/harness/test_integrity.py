@@ -529,7 +529,7 @@ def test_only_a_mark_skips_a_graded_test():
 def test_torch_replaced_is_put_back_and_torchs_own_changes_are_not(monkeypatch):
     import torch
 
-    from grader.plugin.isolation import _Namespace
+    from grader.plugin.settings import _Namespace
 
     kept, tensor = _Namespace(torch), _Namespace(torch.Tensor)
     isclose = torch.isclose

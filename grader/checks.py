@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from collections.abc import Iterable
 
 import torch
@@ -18,7 +19,11 @@ from torch import Tensor
 
 
 def needs_cuda(test):
-    """Mark a test that runs on a CUDA device: skipped, with the reason, where there is none."""
+    """Mark a test that runs on a CUDA device: skipped, with the reason, where there is none.
+
+    A graded test skips only by such a mark, evaluated as its module is imported: a skip
+    raised while a test runs is taken for the learner's code escaping (grader.plugin.
+    escapes), whoever raised it."""
     import pytest
 
     return pytest.mark.skipif(
@@ -26,17 +31,132 @@ def needs_cuda(test):
     )(test)
 
 
+def needs_package(name: str, install: str):
+    """Mark a test (or a test class) that needs an optional package: skipped, with how to
+    install it, where it is missing. Found without importing it."""
+    import importlib.util
+
+    import pytest
+
+    return pytest.mark.skipif(
+        importlib.util.find_spec(name) is None, reason=f"{name} is not installed ({install})"
+    )
+
+
 def describe(value) -> str:
     """'(2, 5, 8) float32 cpu' for a tensor, a short repr for anything else."""
-    if isinstance(value, Tensor):
+    if type(value) in _TENSORS:
         grad = " requires_grad" if value.requires_grad else ""
         return (
             f"{tuple(value.shape)} {str(value.dtype).removeprefix('torch.')} {value.device}{grad}"
         )
+    if isinstance(value, Tensor):  # its own __torch_function__ would answer for it
+        return f"{a(type(value).__name__)} (a subclass of torch.Tensor)"
+    try:
+        text = repr(value)
+        if type(text) is not str:
+            raise TypeError(f"__repr__ returned {type(text).__name__}")
+    except Exception as exc:
+        return f"<{a(type(value).__name__)} whose repr raised {type(exc).__name__}>"
     # no memory addresses: a message must read the same at every run, since the grader
     # names a known mistake by finding the very same message from the mistake's run
-    text = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- values a kata may return ------------------------------------------------------------
+
+_TENSORS = (Tensor, torch.nn.Parameter)  # the types check_tensor takes: exactly these
+_PLAIN = frozenset(
+    {int, float, bool, complex, str, bytes, type(None), *_TENSORS}
+    | {torch.Size, torch.device, torch.dtype, torch.Generator, torch.layout, torch.memory_format}
+)
+_CONTAINERS = (tuple, list, dict, set, frozenset)
+_VALUES = {  # a base a value may subclass → what to return instead
+    Tensor: ("torch.Tensor", "tensor"),
+    bool: ("bool", "bool"),
+    int: ("int", "int"),
+    float: ("float", "float"),
+    complex: ("complex", "complex"),
+    str: ("str", "str"),
+    bytes: ("bytes", "bytes"),
+    tuple: ("tuple", "tuple"),
+    list: ("list", "list"),
+    dict: ("dict", "dict"),
+    set: ("set", "set"),
+    frozenset: ("frozenset", "frozenset"),
+}
+_TRUSTED_PACKAGES = ("torch", "torchvision", "numpy")  # their types may subclass the above
+
+
+def _trusted(kind: type) -> bool:
+    """A type that torch, torchvision or numpy define (torch.return_types.max, a numpy
+    float64, torchvision's image tensors): found where it says it lives, by identity."""
+    home = getattr(kind, "__module__", None)
+    if type(home) is not str or home.partition(".")[0] not in _TRUSTED_PACKAGES:
+        return False
+    return getattr(sys.modules.get(home), kind.__qualname__, None) is kind
+
+
+def foreign_value(value, promised: str = "") -> str:
+    """What makes `value` untrustworthy as a kata's answer, as words that follow
+    "returned", or "" when it is made of plain values.
+
+    Plain values are exactly torch.Tensor (or a Parameter), int, float, bool, str, None,
+    torch's small types (device, dtype, Size, ...), and tuples, lists and dicts of them.
+    A subclass of any of these defined outside torch and numpy can make ==, isclose or -
+    answer whatever it likes, so it is refused whatever it holds. `promised`, the return
+    annotation of a kata whose contract promises plain values only ("int", "tuple[Tensor,
+    Tensor]"), refuses every other object too; without it, other objects (a DataLoader,
+    the learner's own Dataset) are left to the tests.
+    """
+    found = _foreign(value, promised, set())
+    if found is None:
+        return ""
+    at, what = found
+    if not at:
+        return what
+    return f"{a(type(value).__name__)} holding, at {at}, {what}"
+
+
+def _foreign(item, promised: str, seen: set) -> tuple[str, str] | None:
+    kind = type(item)
+    if kind in _PLAIN:
+        return None
+    if kind in _CONTAINERS or (kind.__module__ == "torch.return_types" and _trusted(kind)):
+        if id(item) in seen:
+            return None
+        seen.add(id(item))
+        if kind is dict:
+            for key, sub in item.items():
+                found = _foreign(key, promised, seen)
+                if found is not None:
+                    return f"the key {describe(key)}", found[1]
+                found = _foreign(sub, promised, seen)
+                if found is not None:
+                    return f"[{describe(key)}]{found[0]}", found[1]
+            return None
+        for index, sub in enumerate(item):
+            found = _foreign(sub, promised, seen)
+            if found is not None:
+                return (f"[{index}]{found[0]}" if kind not in (set, frozenset) else ""), found[1]
+        return None
+    if _trusted(kind):
+        return None
+    for base, (name, plain) in _VALUES.items():
+        if issubclass(kind, base):
+            return "", (
+                f"{a(kind.__name__)}, a subclass of {name}: return a plain {plain} (a subclass "
+                "can make ==, isclose and arithmetic answer whatever it likes)"
+            )
+    if promised:
+        return "", f"{a(kind.__name__)}, where the contract promises {promised}"
+    return None
+
+
+def a(name: str) -> str:
+    """'a Tensor', 'an Agree': a name with its article."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 class Shown:
@@ -68,9 +188,13 @@ def _index_text(index) -> str:
 
 
 def check_tensor(got, where: str, *, shape=None, dtype=None, device=None) -> Tensor:
-    """got is a tensor with the given shape, dtype and device (each optional)."""
-    if not isinstance(got, Tensor):
-        fail(where, f"expected a Tensor, got {type(got).__name__}: {describe(got)}")
+    """got is a tensor with the given shape, dtype and device (each optional): a plain
+    torch.Tensor (or a Parameter), not a subclass whose comparisons could say anything."""
+    if type(got) not in _TENSORS:
+        if isinstance(got, Tensor) and not _trusted(type(got)):
+            fail(where, f"got {foreign_value(got)}")
+        if not isinstance(got, Tensor):
+            fail(where, f"expected a Tensor, got {type(got).__name__}: {describe(got)}")
     if shape is not None and tuple(got.shape) != tuple(shape):
         fail(where, f"expected shape {tuple(shape)}, got {tuple(got.shape)}")
     if dtype is not None and got.dtype != dtype:
@@ -149,9 +273,12 @@ def expect_raises(error: type[BaseException], call, where: str, why: str, mistak
     except NotImplementedError:
         raise
     except Exception as exc:
+        from grader.plugin.escapes import safe_str  # loaded with the plugin by now
+
         fail(
             where,
-            f"raised {type(exc).__name__} ({exc}) where {error.__name__} was expected: {why}",
+            f"raised {type(exc).__name__} ({safe_str(exc)}) where {error.__name__} was "
+            f"expected: {why}",
             mistake,
         )
     fail(where, f"returned {describe(value)} where {error.__name__} was expected: {why}", mistake)
@@ -328,7 +455,7 @@ def likely_mistake(got, candidates, rtol: float = 1e-4, atol: float = 1e-5) -> s
     For a `mistake=` hint: compute what the usual slips would return on the same input
     and name the one the learner's output agrees with.
     """
-    if not isinstance(got, Tensor):
+    if type(got) not in _TENSORS:
         return ""
     for text, wrong in candidates:
         if got.shape == wrong.shape and torch.allclose(

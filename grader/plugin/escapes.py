@@ -3,10 +3,15 @@
 * `TimeLimit` (used around the whole test by grader.plugin.protocol) raises
   `KataTimeout` when the test runs past its limit: a BaseException, so that learner
   code's `except Exception` cannot swallow it;
-* `sys.exit`, `KeyboardInterrupt`, `pytest.exit`, and a `pytest.skip`/`fail`/`xfail`
-  raised through the graded tree would end the run or skip the test: `escape` gives the
-  `LearnerEscape` to raise instead, an ordinary error of that test. (The tests' own
-  `pytest.skip`, for hardware this machine lacks, stays a skip.)
+* `sys.exit`, `KeyboardInterrupt`, `pytest.exit`, `pytest.skip`, `pytest.fail` and
+  `pytest.xfail` would end the run, or skip the test or excuse its failure: `escape`
+  gives the `LearnerEscape` to raise instead, an ordinary error of that test. Wherever
+  they come from: the graded tests never call them (they fail with AssertionError, see
+  grader.checks.fail, and skip only by a mark, `needs_cuda` say, which pytest applies
+  before the test starts), so during a kata's test they can only be the code's.
+  (grader.plugin.outcomes refuses any other skip of a graded test, in setup too.)
+
+`safe_str` shows an exception or a value whose `__str__` raises, for the messages.
 """
 
 from __future__ import annotations
@@ -15,8 +20,6 @@ import signal
 import threading
 
 import pytest
-
-from grader import target
 
 
 class KataTimeout(BaseException):
@@ -59,32 +62,35 @@ class TimeLimit:
         return False
 
 
-def _from_target(exc: BaseException) -> bool:
-    """Whether a traceback passes through the target tree (learner or reference code)."""
-    tb = exc.__traceback__
-    folder = str(target.target_root() / target.target_name())
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith(folder):
-            return True
-        tb = tb.tb_next
-    return False
-
-
 def escape(exc: BaseException, kid: str, where: str) -> LearnerEscape | None:
     """The error to report instead of an exception that would end or skip the run."""
     if isinstance(exc, SystemExit):
-        what = f"called sys.exit({exc.code!r})"
+        what = f"called sys.exit({safe_str(exc.code, repr)})"
     elif isinstance(exc, KeyboardInterrupt):
         what = "raised KeyboardInterrupt"
     elif isinstance(exc, pytest.exit.Exception):
         what = "called pytest.exit()"
-    elif isinstance(exc, pytest.skip.Exception | pytest.fail.Exception) and _from_target(exc):
-        # pytest.xfail's exception is a kind of pytest.fail's
-        what = (
-            f"called pytest.{'skip' if isinstance(exc, pytest.skip.Exception) else 'fail/xfail'}()"
-        )
+    elif isinstance(exc, pytest.skip.Exception):
+        what = "called pytest.skip()"
+    elif isinstance(exc, pytest.fail.Exception):  # pytest.xfail's exception is a kind of it
+        what = "called pytest.fail/xfail()"
     else:
         return None
     return LearnerEscape(
         f"{kid}: the code {what} {where}; a kata must return or raise an ordinary exception"
     )
+
+
+def safe_str(value, show=str) -> str:
+    """show(value) (str or repr) as a plain str; where that raises or gives something else,
+    the type's name and why its text cannot be shown."""
+    try:
+        text = show(value)
+        if type(text) is not str:  # a str subclass could answer anything, == included
+            text = str.__str__(text) if isinstance(text, str) else None
+        if text is not None:
+            return text
+        problem = f"{show.__name__}() gave no str"
+    except Exception as exc:
+        problem = f"{show.__name__}() raised {type(exc).__name__}"
+    return f"{type(value).__name__} (its message could not be shown: {problem})"

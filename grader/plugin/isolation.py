@@ -1,8 +1,14 @@
 """Keep one test's learner code from touching the next: its phases, and global settings.
 
+A session that grades (every test it runs is a kata's) first pins the target, reads the
+katas' contracts and installs grader.audit's hook, before any learner code runs
+(grader.plugin.settings.guard_grading).
+
 Around each graded test:
 * setup imports the kata's module (a failure there is that test's error) and puts every
-  global setting a kata might touch back to its canonical value; teardown does it again;
+  global setting a kata might touch back to its canonical value; teardown does it again
+  (grader.plugin.settings.reset_globals: torch's settings and seeds, and in a session
+  that grades the import system and the namespaces the checks rely on);
 * the call runs with the kata's forbidden calls guarded (grader.guard), and fails when
   it leaves the default dtype or grad mode changed;
 * in setup and call, an escape (`sys.exit`, `KeyboardInterrupt`, ...) becomes an ordinary
@@ -13,22 +19,15 @@ Around each graded test:
 from __future__ import annotations
 
 import os
-import random
 import sys
 
 import pytest
 
 from grader import target
+from grader.plugin import settings
 from grader.plugin.collection import forbidden, kata_id
 from grader.plugin.escapes import KataTimeout, LearnerEscape, NotRunAfterTimeout, escape
-from grader.plugin.state import STATE, State
-
-
-class GlobalStateChanged(AssertionError):
-    """Learner code left a global torch setting changed."""
-
-
-# --- global settings ------------------------------------------------------------------
+from grader.plugin.state import STATE
 
 
 def _skip_dynamo_import(torch) -> None:
@@ -58,74 +57,8 @@ def pytest_collection_finish(session):
             "cwd": os.getcwd(),
             "recursion": sys.getrecursionlimit(),
         }
-
-
-def reset_globals(state: State) -> None:
-    """Put every global setting a kata might touch back to its canonical value."""
-    random.seed(0)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(0)
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    torch.set_default_dtype(torch.float32)
-    torch.set_default_device(None)
-    torch.set_grad_enabled(True)
-    torch.autograd.set_detect_anomaly(False)
-    if torch.are_deterministic_algorithms_enabled():  # the setter costs ~2 s on first use
-        torch.use_deterministic_algorithms(False)
-    _seed_torch(torch)
-    base = state.baseline
-    if base:
-        if torch.get_num_threads() != base["threads"]:
-            torch.set_num_threads(base["threads"])
-        if os.getcwd() != base["cwd"]:
-            os.chdir(base["cwd"])
-        sys.setrecursionlimit(base["recursion"])
-
-
-def _seed_torch(torch) -> None:
-    """torch.manual_seed(0), at a fraction of its cost after the first time.
-
-    Where CUDA has not started, torch.manual_seed queues the seeding of each device kind
-    (CUDA, XPU, MTIA) for later, formatting the stack each time: ~1.5 ms under pytest's
-    deep stack, half a second of Sprint 3's grading. Queued once, seed 0 is what CUDA gets
-    when it starts; after that only the CPU generator needs seeding, unless CUDA runs
-    already or learner code queued a seed of its own since (torch keeps only the latest
-    queued seed, in `_lazy_seed_tracker`; without it, every call is the full one)."""
-    tracker = getattr(torch.cuda, "_lazy_seed_tracker", None)
-    same = tracker is not None and _same_calls(tracker.get_calls(), _queued_seeds)
-    if not same or torch.cuda.is_initialized():
-        torch.manual_seed(0)
-        if tracker is not None:
-            _queued_seeds[:] = tracker.get_calls()
-    else:
-        torch.default_generator.manual_seed(0)
-
-
-_queued_seeds: list = [object()]  # CUDA's queued seeds after our last full seeding (none yet)
-
-
-def _same_calls(calls: list, kept: list) -> bool:
-    """The very same objects (held here, so no id can be reused by a newer call)."""
-    return len(calls) == len(kept) and all(a is b for a, b in zip(calls, kept))
-
-
-def _check_globals_untouched(kid: str) -> None:
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    if torch.get_default_dtype() != torch.float32:
-        raise GlobalStateChanged(
-            f"{kid} left the default dtype set to {torch.get_default_dtype()}: a kata must not "
-            "change global settings (torch.set_default_dtype); pass dtype= where you need one"
-        )
-    if not torch.is_grad_enabled():
-        raise GlobalStateChanged(
-            f"{kid} left gradient recording switched off: use `with torch.no_grad():` "
-            "so that it is switched back on when the block ends"
-        )
+    if session.items and all(kata_id(item) is not None for item in session.items):
+        settings.guard_grading(state, {kata_id(item).rsplit(".", 1)[0] for item in session.items})
 
 
 # --- the phases of a test ---------------------------------------------------------------
@@ -165,7 +98,7 @@ def pytest_runtest_setup(item):
         finally:
             if first:
                 state.emit(e="imported", module=module_id)
-    reset_globals(state)
+    settings.reset_globals(state)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -193,7 +126,7 @@ def pytest_runtest_call(item):
     if guard is not None:
         guard.check()
     if kid is not None:
-        _check_globals_untouched(kid)
+        settings.check_globals_untouched(kid)
     return result
 
 
@@ -202,4 +135,4 @@ def pytest_runtest_teardown(item, nextitem):
     try:
         return (yield)
     finally:
-        reset_globals(item.config.stash[STATE])
+        settings.reset_globals(item.config.stash[STATE], after_test=True)

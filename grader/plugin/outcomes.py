@@ -4,6 +4,11 @@ Each report gets `kata_status` and `kata_message` (`classify`: what its exceptio
 means for a learner) and `kata_needs` (another kata whose stub it ran into), and is kept
 in the session's `reports` under its test's id, where grader.plugin.protocol takes the
 real run's from; `summarize` makes one status and message of them.
+
+A graded test is skipped only by its marks (`needs_cuda`, evaluated by pytest before the
+test starts): any other skip or xfail, raised while a fixture ran learner code, say, is
+an escape (grader.plugin.escapes), reported as an error. Learner exceptions are shown
+with `safe_str`: one whose `__str__` raises is told, not an internal error.
 """
 
 from __future__ import annotations
@@ -15,26 +20,62 @@ import pytest
 from grader import target
 from grader.layout import Status, cap
 from grader.plugin.collection import kata_id
-from grader.plugin.escapes import KataTimeout, LearnerEscape, NotRunAfterTimeout
+from grader.plugin.escapes import (
+    KataTimeout,
+    LearnerEscape,
+    NotRunAfterTimeout,
+    escape,
+    safe_str,
+)
 from grader.plugin.state import STATE
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after pytest's own xfail handling
 def pytest_runtest_makereport(item, call):
     report = yield
     kid = kata_id(item)
-    status, report.kata_message = classify(kid, call.excinfo)
+    if kid is not None and report.skipped and not _skipped_by_mark(item, call):
+        status, report.kata_message = Status.ERROR, _skip_escape(kid, call)
+        report.outcome, report.longrepr = "failed", report.kata_message
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail
+    else:
+        status, report.kata_message = classify(kid, call.excinfo)
     report.kata_status = status.value  # a plain str: reports may be serialized (xdist)
     report.kata_needs = needed_kata(kid, call.excinfo)
     item.config.stash[STATE].reports.setdefault(item.nodeid, []).append(report)
     return report
 
 
+def _skip_escape(kid: str, call) -> str:
+    where = {"setup": "while the test was set up", "call": "during the test"}.get(
+        call.when, f"in the test's {call.when}"
+    )
+    found = escape(call.excinfo.value, kid, where) if call.excinfo is not None else None
+    return str(found or f"{kid}: the test was skipped {where}; only the grader skips a test")
+
+
+def _skipped_by_mark(item, call) -> bool:
+    """Whether a skip is the graded test's own: pytest applies a `skip` or `skipif` mark in
+    setup, before any fixture or learner code runs. (Conditions are evaluated when the
+    test module is imported; a graded test's are booleans, never strings.)"""
+    if call.when != "setup" or call.excinfo is None:
+        return False
+    if not isinstance(call.excinfo.value, pytest.skip.Exception):
+        return False
+    if any(item.iter_markers("skip")):
+        return True
+    return any(
+        any(isinstance(c, bool) and c for c in (*m.args, m.kwargs.get("condition", False)))
+        for m in item.iter_markers("skipif")
+    )
+
+
 def needed_kata(kid: str | None, excinfo) -> str:
     """The id of another kata whose stub this test ran into, or ""."""
     exc = excinfo.value if excinfo is not None else None
     if isinstance(exc, NotImplementedError) and exc.args:
-        raised_for = str(exc.args[0])
+        raised_for = safe_str(exc.args[0])
         if raised_for != kid and raised_for.startswith("sprint"):
             return raised_for
     return ""
@@ -50,7 +91,7 @@ def classify(kid: str | None, excinfo) -> tuple[Status, str]:
     if isinstance(exc, KataTimeout) or isinstance(exc.__cause__, KataTimeout):
         return Status.TIMEOUT, f"{kid or 'the test'} {exc}"
     if isinstance(exc, NotImplementedError) and exc.args:
-        raised_for = str(exc.args[0])
+        raised_for = safe_str(exc.args[0])
         if raised_for == kid:
             return Status.NOT_STARTED, (
                 f"{kid} still raises NotImplementedError: write it in "
@@ -62,11 +103,11 @@ def classify(kid: str | None, excinfo) -> tuple[Status, str]:
                 "NotImplementedError): do that kata first"
             )
     if isinstance(exc, AssertionError):
-        return Status.FAILED, cap(str(exc) or "assertion failed")
+        return Status.FAILED, cap(safe_str(exc) or "assertion failed")
     if isinstance(exc, LearnerEscape):
         return Status.ERROR, cap(str(exc))
     where = _learner_frame(excinfo)
-    return Status.ERROR, cap(f"{type(exc).__name__}: {exc}{where}")
+    return Status.ERROR, cap(f"{type(exc).__name__}: {safe_str(exc)}{where}")
 
 
 def _learner_frame(excinfo) -> str:

@@ -5,7 +5,7 @@ the test as always; around it this module
 
 * sends "start" to the parent;
 * first runs the known variants, under --kata-variants (grader.plugin.diagnosis);
-* runs the test under its time limit (grader.plugin.isolation.TimeLimit), and after a
+* runs the test under its time limit (grader.plugin.escapes.TimeLimit), and after a
   timeout lets no other test of that kata run (its setup says so instead);
 * makes one status and message of the phases' reports (grader.plugin.outcomes), adds
   what the known mistakes say about a kata's first failure, and sends "result", with

@@ -4,9 +4,9 @@ Every kata here is "from scratch": its `forbid` list in tests/sprint3/katas.toml
 the torch functions it may not call, the one of the same name and the others of its
 family (softmax, sigmoid, tanh, logsumexp, ... each gives the others by arithmetic), and
 its docstring names the same list. The grader raises when the code under test reaches
-one of them, by any route; the tests' own oracle calls are fine. Each kata is checked on moderate inputs, on inputs
-up to ±1000 where a naive exp overflows, in float64, for its gradient, and for leaving its
-input unchanged.
+one of them, by any route; the tests' own oracle calls are fine. Each kata is checked
+on moderate inputs, on inputs up to ±1000 where a naive exp overflows, in float64, for
+its gradient, and for leaving its input unchanged.
 """
 
 import pytest

@@ -34,6 +34,7 @@ from grader.checks import (
     fail,
     global_rngs,
     needs_cuda,
+    needs_package,
     plain_tensors,
 )
 from tests.kata_helpers import F32_TOL, kata_call
@@ -617,7 +618,8 @@ class TinyGPT2:
 
     @classmethod
     def build(cls) -> "TinyGPT2":
-        transformers = pytest.importorskip("transformers")
+        import transformers
+
         cfg = transformers.GPT2Config(
             n_layer=2,
             n_head=2,
@@ -654,10 +656,7 @@ class TinyGPT2:
 
         from grader.catalog import ROOT
 
-        try:
-            version = metadata.version("transformers")
-        except metadata.PackageNotFoundError:
-            pytest.skip("transformers is not installed (pip install 'transformers>=4.40')")
+        version = metadata.version("transformers")
         path = ROOT / "out" / "cache" / f"tiny_gpt2-transformers-{version}.pt"
         try:
             return cls(torch.load(path, weights_only=True))
@@ -677,6 +676,7 @@ def hf_model():
 
 
 @kata("load_gpt2_weights")
+@needs_package("transformers", "pip install 'transformers>=4.40'")
 class TestLoadGPT2Weights:
     def load(self, hf):
         torch.manual_seed(0)

@@ -86,12 +86,15 @@ _VALUES = {  # a base a value may subclass → what to return instead
     set: ("set", "set"),
     frozenset: ("frozenset", "frozenset"),
 }
-_TRUSTED_PACKAGES = ("torch", "torchvision", "numpy")  # their types may subclass the above
+# their types may subclass the above: the libraries', the standard library's containers,
+# and the tests' own (a namedtuple that a test hands to a kata comes back in its answer)
+_TRUSTED_PACKAGES = ("torch", "torchvision", "numpy", "collections", "tests")
 
 
 def _trusted(kind: type) -> bool:
-    """A type that torch, torchvision or numpy define (torch.return_types.max, a numpy
-    float64, torchvision's image tensors): found where it says it lives, by identity."""
+    """A type that torch, torchvision, numpy, collections or the tests define
+    (torch.return_types.max, a numpy float64, an OrderedDict, a test's namedtuple): found
+    where it says it lives, by identity."""
     home = getattr(kind, "__module__", None)
     if type(home) is not str or home.partition(".")[0] not in _TRUSTED_PACKAGES:
         return False
@@ -123,11 +126,11 @@ def _foreign(item, promised: str, seen: set) -> tuple[str, str] | None:
     kind = type(item)
     if kind in _PLAIN:
         return None
-    if kind in _CONTAINERS or (kind.__module__ == "torch.return_types" and _trusted(kind)):
-        if id(item) in seen:
-            return None
+    if kind in _CONTAINERS or (issubclass(kind, _CONTAINERS) and _trusted(kind)):
+        if id(item) in seen:  # torch.return_types.max, a test's namedtuple, an OrderedDict:
+            return None  # what they hold is checked all the same
         seen.add(id(item))
-        if kind is dict:
+        if isinstance(item, dict):
             for key, sub in item.items():
                 found = _foreign(key, promised, seen)
                 if found is not None:

@@ -202,8 +202,11 @@ def _innermost_code(obj) -> CodeType | None:
     return code
 
 
-def _defining_class(dotted: str) -> type | None:
-    """For 'torch.optim.AdamW.step', the class whose body defines step (Adam)."""
+def _defining_class(dotted: str, code: CodeType) -> type | None:
+    """For 'torch.optim.AdamW.step', the class whose body defines step (Adam): the last
+    class in the MRO whose attribute runs that very code. (Building an optimizer puts a
+    profiling wrapper of the inherited step into its own class, AdamW's too, so "the
+    first class that has the attribute" depends on what the process built before.)"""
     owner, _, attr = dotted.rpartition(".")
     try:
         cls = resolve(owner)
@@ -211,7 +214,8 @@ def _defining_class(dotted: str) -> type | None:
         return None
     if not isinstance(cls, type):
         return None
-    return next((c for c in cls.__mro__ if attr in vars(c)), None)
+    found = [c for c in cls.__mro__ if _innermost_code(vars(c).get(attr)) is code]
+    return found[-1] if found else None
 
 
 def aten_ops(packets) -> dict[torch._ops.OpOverload, str]:
@@ -242,7 +246,7 @@ class Plan:
             code = _innermost_code(obj)
             if code is not None:
                 self.by_code[code] = dotted  # shared decorator code: the last name holding it
-                owner = _defining_class(dotted)
+                owner = _defining_class(dotted, code)
                 if owner is not None:
                     self.owner[code] = owner
             if dotted not in ATEN:

@@ -68,6 +68,9 @@ def _relied_on() -> list:
     return [owner for owner in owners if owner is not None]
 
 
+_PYTHONS_CACHES = frozenset({"__slotnames__"})  # set on a class by copyreg when pickled
+
+
 class _Namespace:
     """What a module or a class held before any learner code ran: of a class, every
     attribute (a property such as Tensor.shape too); of a module, its functions, classes
@@ -111,7 +114,7 @@ class _Namespace:
             return ""
         changed = ""
         for key in [k for k in space if k not in self.keys] if added else ():
-            if self._theirs(space[key]):
+            if self._theirs(space[key]) or key in _PYTHONS_CACHES:
                 self.keys.append(key)
                 self.values.append(space[key])
             else:

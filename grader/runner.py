@@ -450,8 +450,8 @@ class _Attempt:
                 for line in lines:
                     if self.accept(_parse(line)) == "done":
                         return self._ending("done")
-                if self.restart:
-                    return self._ending("restart")
+                    if self.restart:  # at once: a test this child started after the one
+                        return self._ending("restart")  # that broke a limit is the next's
             if code is not None:
                 if chunk:
                     continue  # the rest of what it wrote before it ended

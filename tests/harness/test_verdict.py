@@ -541,6 +541,13 @@ for test, kata in tests.items():
     if how == "no result":
         emit(e="done")
         sys.exit(0)
+    if how == "out of memory, then the next start in the same write":
+        after = list(tests)[list(tests).index(test) + 1]
+        result = dict(e="result", id=test, kata=kata, status="error", message="MemoryError: x")
+        start = dict(e="start", id=after)
+        os.write(events, (json.dumps(result) + "\\n" + json.dumps(start) + "\\n").encode())
+        import time
+        time.sleep(60)  # the parent stops this child: what filled the memory may hold it
     if how == "exit at import":
         emit(e="import", module=module)
         os._exit(3)
@@ -560,7 +567,11 @@ def fake_run(tmp_path, how: dict[str, str], tests=FAKE_TESTS) -> runner.Outcome:
     def launch(args, env, stderr):
         env = dict(env, FAKE_SCRIPT=json.dumps(script))
         return subprocess.Popen(
-            [sys.executable, "-c", FAKE_CHILD, *args], env=env, stderr=stderr, cwd=ROOT
+            [sys.executable, "-c", FAKE_CHILD, *args],
+            env=env,
+            stderr=stderr,
+            cwd=ROOT,
+            start_new_session=True,  # as a real child's: the parent kills its group
         )
 
     return runner.run(["tests"], "exercises", launch=launch)
@@ -574,6 +585,14 @@ def test_a_started_test_without_a_result_is_its_error_even_after_done(tmp_path):
     outcome = fake_run(tmp_path, {"b": "no result"})
     assert statuses_of(outcome) == {"a": "passed", "b": "error", "c": "passed"}
     assert "started, but no result for it came back" in outcome.results["b"].message
+
+
+def test_the_test_after_one_out_of_memory_runs_in_the_fresh_child(tmp_path):
+    """A child that ran out of memory is stopped at that result; a start it wrote with it
+    (in the same read) is not blamed: the next child runs that test."""
+    outcome = fake_run(tmp_path, {"b": "out of memory, then the next start in the same write"})
+    assert statuses_of(outcome) == {"a": "passed", "b": "error", "c": "passed"}
+    assert "limits each grading process to 4 GiB" in outcome.results["b"].message
 
 
 def test_a_test_whose_child_dies_once_is_run_again_and_keeps_its_result(tmp_path):

@@ -48,11 +48,11 @@ def sgd_step(opt: torch.optim.SGD) -> None:
 # --- Parameter --------------------------------------------------------------------------
 
 
-
 def values_of(t: torch.Tensor) -> torch.Tensor:
     """The learner's Parameter, a tensor subclass by its contract, as a plain tensor over the
     same numbers (made without its class's own dispatch), for grader.checks to compare."""
     return torch.Tensor._make_subclass(torch.Tensor, t, False)
+
 
 @kata("Parameter")
 class TestParameter:

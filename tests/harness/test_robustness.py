@@ -10,7 +10,7 @@ against what every kata should get. A run is made once per pytest process (modul
 import pytest
 
 from grader import catalog
-from tests.harness.conftest import Planted, statuses
+from tests.harness.conftest import Planted, alive, statuses
 
 SPRINT1 = [k.id for k in catalog.katas("sprint1")]
 SPLIT = "sprint1.tensors.split_heads"
@@ -243,19 +243,5 @@ def test_killing_the_grader_takes_its_stuck_child_with_it(planted):
         parent.send_signal(how)
         parent.wait(timeout=30)
         time.sleep(1)
-        alive = [pid for pid in children if _alive(pid)]
-        assert not alive, f"after {how.name} the child {alive} still runs"
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return True
+        left = [pid for pid in children if alive(pid)]
+        assert not left, f"after {how.name} the child {left} still runs"

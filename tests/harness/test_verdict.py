@@ -28,7 +28,7 @@ import pytest
 
 from grader import catalog, cli, forkserver, processes, report, runner
 from grader.catalog import ROOT
-from tests.harness.conftest import Planted
+from tests.harness.conftest import Planted, alive
 
 SPRINT1 = [k.id for k in catalog.katas("sprint1")]
 TENSORS = [k for k in SPRINT1 if k.startswith("sprint1.tensors.")]
@@ -354,7 +354,7 @@ def test_a_grandchild_in_a_session_of_its_own_is_gone_before_the_report(one_run)
     report is written. The report is the grader's, and stays so."""
     assert kata(one_run, "sprint1.tensors.gather_rows")["status"] == "passed"
     pid = int((one_run["root"] / "grandchild.pid").read_text())
-    assert not _alive(pid), f"the grandchild {pid} outlived the grader"
+    assert not alive(pid), f"the grandchild {pid} outlived the grader"
     time.sleep(0.3)
     assert "forged" not in one_run["report_path"].read_text()
 
@@ -511,7 +511,7 @@ def test_the_fork_server_leaves_no_grandchild_behind_either(planted, monkeypatch
         assert {r.status for r in outcome.results.values()} == {"passed"}
         assert len(outcome.results) == 6
         pid = int((planted.root / "grandchild.pid").read_text())
-        assert not _alive(pid), f"the grandchild {pid} outlived its grading child"
+        assert not alive(pid), f"the grandchild {pid} outlived its grading child"
         assert server.alive(), "the grading run killed the warm server"
     finally:
         server.stop()
@@ -670,23 +670,11 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _no_grandchild_left(tmp_path_factory):
     """Should a test above fail half way, no planted grandchild is left running."""
     yield
     for mark in Path(tmp_path_factory.getbasetemp()).glob("*/grandchild.pid"):
         pid = int(mark.read_text() or 0)
-        if pid and _alive(pid):
+        if pid and alive(pid):
             os.kill(pid, signal.SIGKILL)

@@ -190,6 +190,22 @@ def _index_text(index) -> str:
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
+def check_tuple(
+    got, names: str, where: str, slip: str = "a list where the docstring promises a tuple"
+) -> None:
+    """got is the tuple a docstring promises, `names` its items ("x, y"). A list is shown
+    by its length (its tensors would take lines), and `slip` names it as the mistake."""
+    if isinstance(got, tuple) and len(got) == len(names.split(",")):
+        return
+    is_list = isinstance(got, list)
+    fail(
+        where,
+        f"expected a tuple ({names}), got "
+        + (f"a list of {len(got)}" if is_list else describe(got)),
+        slip if is_list else "",
+    )
+
+
 def check_tensor(got, where: str, *, shape=None, dtype=None, device=None) -> Tensor:
     """got is a tensor with the given shape, dtype and device (each optional): a plain
     torch.Tensor (or a Parameter), not a subclass whose comparisons could say anything."""

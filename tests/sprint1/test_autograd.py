@@ -10,6 +10,7 @@ from grader.checks import (
     Snapshot,
     check_close,
     check_tensor,
+    check_tuple,
     describe,
     fail,
     likely_mistake,
@@ -362,13 +363,7 @@ def _mse_mistakes(x, y, w, b):
 
 
 def _check_mse(got, x, y, w, b, where, rtol, atol):
-    if not (isinstance(got, tuple) and len(got) == 2):
-        fail(
-            where,
-            "expected a tuple (dL/dw, dL/db), got "
-            + (f"a list of {len(got)}" if isinstance(got, list) else describe(got)),
-            "a list where the docstring promises a tuple" if isinstance(got, list) else "",
-        )
+    check_tuple(got, "dL/dw, dL/db", where)
     dw, db = got
     want_dw, want_db = _mse_closed_form(x, y, w, b)
     check_tensor(dw, where + " → dL/dw", shape=w.shape, dtype=w.dtype)

@@ -13,6 +13,7 @@ from grader.checks import (
     check_close,
     check_rng_untouched,
     check_tensor,
+    check_tuple,
     describe,
     fail,
     likely_mistake,
@@ -508,13 +509,7 @@ def _train_where(**kwargs) -> str:
 
 
 def _check_run(result, where: str, steps: int) -> tuple[dict, list]:
-    if not (isinstance(result, tuple) and len(result) == 2):
-        fail(
-            where,
-            "expected a tuple (params, losses), got "
-            + (f"a list of {len(result)}" if isinstance(result, list) else describe(result)),
-            "a list where the docstring promises a tuple" if isinstance(result, list) else "",
-        )
+    check_tuple(result, "params, losses", where)
     params, losses = result
     _check_keys(params, where + " → params")
     for key, shape in _shapes(2, 8, 1).items():

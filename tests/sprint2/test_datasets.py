@@ -12,6 +12,7 @@ from grader.checks import (
     check_close,
     check_global_rngs,
     check_tensor,
+    check_tuple,
     describe,
     expect_raises,
     fail,
@@ -27,24 +28,9 @@ def _linear_where(n, weight, bias, **kwargs) -> str:
     return kata_call(n, weight, bias, **kwargs)
 
 
-def shown(value) -> str:
-    """A value as a type message shows it: a list by its length (its tensors take lines)."""
-    return f"a list of {len(value)}" if isinstance(value, list) else describe(value)
-
-
-def check_pair(item, where: str) -> None:
-    """item is the tuple (x, y) the docstrings promise."""
-    if not (isinstance(item, tuple) and len(item) == 2):
-        fail(
-            where,
-            f"expected a tuple (x, y), got {shown(item)}",
-            "a list where the docstring promises a tuple" if isinstance(item, list) else "",
-        )
-
-
 def _pair(item, where: str) -> tuple[Tensor, Tensor]:
     """item is (x, y), float32 tensors of shape (1,)."""
-    check_pair(item, where)
+    check_tuple(item, "x, y", where)
     x, y = item
     for name, t in (("x", x), ("y", y)):
         if isinstance(t, Tensor) and t.shape == ():
@@ -263,7 +249,7 @@ class TestLinearDataset:
         plain = datasets.LinearDataset(n, 3.0, 1.0, noise_std=0.1, seed=9)
         for i in range(n):
             item = ds[i]
-            check_pair(item, f"{where}[{i}]")
+            check_tuple(item, "x, y", f"{where}[{i}]")
             x, y = _pair(plain[i], kata_call(n, 3.0, 1.0) + f"[{i}]")
             check_close(
                 item[0],
@@ -317,7 +303,7 @@ def _check_items(ds, text: str, block_size: int, where: str) -> None:
         fail(where, f"len(ds) is {got_len}, expected len(text) − block_size = {n}", mistake)
     for i in range(n):
         item = ds[i]
-        check_pair(item, f"{where}[{i}]")
+        check_tuple(item, "x, y", f"{where}[{i}]")
         x, y = item
         want_x = torch.tensor(ids[i : i + block_size])
         want_y = torch.tensor(ids[i + 1 : i + block_size + 1])

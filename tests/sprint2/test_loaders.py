@@ -12,6 +12,7 @@ from grader.checks import (
     check_close,
     check_global_rngs,
     check_tensor,
+    check_tuple,
     describe,
     fail,
     global_rngs,
@@ -286,28 +287,13 @@ def _pad_oracle(batch, pad_value):
     )
 
 
-def shown(value) -> str:
-    """A value as a type message shows it: a list by its length (its tensors take lines)."""
-    return f"a list of {len(value)}" if isinstance(value, list) else describe(value)
-
-
-def check_triple(out, where: str) -> None:
-    """out is the tuple (padded, lengths, labels) the docstring promises."""
-    if not (isinstance(out, tuple) and len(out) == 3):
-        fail(
-            where,
-            f"expected a tuple (padded, lengths, labels), got {shown(out)}",
-            "a list where the docstring promises a tuple" if isinstance(out, list) else "",
-        )
-
-
 def _check_collate(batch, pad_value=None) -> None:
     kwargs = {} if pad_value is None else {"pad_value": pad_value}
     where = _collate_where(batch, **kwargs)
     snap = Snapshot(**{f"seq{b}": s for b, (s, _) in enumerate(batch)})
     out = loaders.pad_collate(batch, **kwargs)
     snap.check(where)
-    check_triple(out, where)
+    check_tuple(out, "padded, lengths, labels", where)
     padded, lengths, labels = out
     want_padded, want_lengths, want_labels = _pad_oracle(batch, pad_value or 0)
     B, T = want_padded.shape
@@ -362,7 +348,7 @@ class TestPadCollate:
         batch = list(zip(_seqs([1, 2, 3], [4]), [7, 3]))
         where = _collate_where(batch)
         out = loaders.pad_collate(batch)
-        check_triple(out, where)
+        check_tuple(out, "padded, lengths, labels", where)
         for name, got, shape in zip(("padded", "lengths", "labels"), out, ((2, 3), (2,), (2,))):
             check_tensor(got, f"{where} → {name}", shape=shape, dtype=torch.int64)
 
@@ -402,14 +388,12 @@ def _split_where(dataset, val_fraction, **kwargs) -> str:
 def _split(dataset, val_fraction, where, **kwargs) -> tuple[list[int], list[int]]:
     """(train items, val items) of split_dataset, after checking both are Subsets of it."""
     out = loaders.split_dataset(dataset, val_fraction, **kwargs)
-    if not (isinstance(out, tuple) and len(out) == 2):
-        fail(
-            where,
-            f"expected a tuple (train, val), got {shown(out)}",
-            "random_split's list handed back as it is, where the docstring promises a tuple"
-            if isinstance(out, list)
-            else "",
-        )
+    check_tuple(
+        out,
+        "train, val",
+        where,
+        slip="random_split's list handed back as it is, where the docstring promises a tuple",
+    )
     items = []
     for name, part in zip(("train", "val"), out):
         if not isinstance(part, Subset):

@@ -2,12 +2,14 @@
 and the order of a whole session that takes in tests/harness (see
 pytest_collection_modifyitems)."""
 
+import ast
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,20 @@ class Planted:
         text = path.read_text()
         assert old in text, f"{old!r} not found in {path}"
         path.write_text(text.replace(old, new, 1))
+
+    def first(self, kata_id: str, code: str) -> None:
+        """Put `code` first in the body of a kata's function, after its docstring."""
+        module_id, name = kata_id.rsplit(".", 1)
+        path = self.path(module_id)
+        source = path.read_text()
+        node = next(n for n in ast.parse(source).body if getattr(n, "name", None) == name)
+        first = node.body[1] if ast.get_docstring(node) else node.body[0]
+        indent = " " * first.col_offset
+        lines = textwrap.dedent(code).strip().splitlines()
+        block = "".join(f"{indent}{line}\n" for line in lines)
+        text = source.splitlines(keepends=True)
+        text.insert(first.lineno - 1, block)
+        path.write_text("".join(text))
 
     def prepend(self, module_id: str, code: str) -> None:
         path = self.path(module_id)

@@ -53,17 +53,6 @@ SPLIT_AS_VIEW = (
 )
 
 
-def plant_first(planted: Planted, kata: str, code: str) -> None:
-    """Make the kata run `code` first: a wrapper of the same name, defined last, calls
-    the real one after it."""
-    module_id, name = kata.rsplit(".", 1)
-    path = planted.path(module_id)
-    path.write_text(
-        path.read_text() + f"\n\n_planted_{name} = {name}\n\n\n"
-        f"def {name}(*args, **kwargs):\n    {code}\n    return _planted_{name}(*args, **kwargs)\n"
-    )
-
-
 def graded(tmp_path_factory, plant) -> dict:
     """Sprint 1 graded once with `plant(planted)`'s faults, as a learner's run would be
     (not as a pytest-xdist worker: see tests/harness/conftest.py)."""
@@ -79,7 +68,7 @@ def graded(tmp_path_factory, plant) -> dict:
 def faults_in_katas(tmp_path_factory) -> dict:
     def plant(planted):
         for kata, (code, _) in IN_A_KATA.items():
-            plant_first(planted, kata, code)
+            planted.first(kata, code)
         planted.replace("sprint1.tensors", *SPLIT_AS_VIEW)
 
     return graded(tmp_path_factory, plant)
@@ -218,7 +207,7 @@ def test_killing_the_grader_takes_its_stuck_child_with_it(planted):
 
     from grader.catalog import ROOT
 
-    plant_first(planted, SPLIT, STUBBORN_LOOP)
+    planted.first(SPLIT, STUBBORN_LOOP)
     env = dict(os.environ, KATA_ROOT=str(planted.root))
     env.pop("KATA_TARGET", None)
     for how in (signal.SIGTERM, signal.SIGKILL):

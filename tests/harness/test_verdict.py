@@ -12,14 +12,12 @@ The last few tests check the parent's rules on their own, with fake children.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -37,20 +35,6 @@ PROJECT = ("grader", "tests", "solutions", "pyproject.toml", "noxfile.py")
 MEMORY_LIMIT = "1536M"  # in the run with the memory bomb: it fills ~0.7 GB, not ~3.2
 FILE_LIMIT = "16M"  # in the same run, with an output flood: 16 MB of it, not 256
 shared_run = pytest.mark.xdist_group("verdict")
-
-
-def plant(planted: Planted, kata_id: str, code: str) -> None:
-    """Put `code` first in the body of a kata's function, after its docstring."""
-    module_id, name = kata_id.rsplit(".", 1)
-    path = planted.path(module_id)
-    source = path.read_text()
-    node = next(n for n in ast.parse(source).body if getattr(n, "name", None) == name)
-    first = node.body[1] if ast.get_docstring(node) else node.body[0]
-    indent = " " * first.col_offset
-    block = "".join(f"{indent}{line}\n" for line in textwrap.dedent(code).strip().splitlines())
-    lines = source.splitlines(keepends=True)
-    lines.insert(first.lineno - 1, block)
-    path.write_text("".join(lines))
 
 
 def graded(root: Path, *args: str, cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -281,7 +265,7 @@ def one_run(tmp_path_factory):
     planted = Planted(root)
     planted.prepend("sprint1.first_network", THREAD_BOMB_AT_IMPORT.format(root=str(root)))
     for kata_id, code in ONE_RUN.items():
-        plant(planted, kata_id, code.format(root=str(root)) if "{root" in code else code)
+        planted.first(kata_id, code.format(root=str(root)) if "{root" in code else code)
     env = {k: v for k, v in os.environ.items() if k != "KATA_ROOT"}
     env["KATA_FILE_LIMIT"] = FILE_LIMIT
     with PeakMemory() as memory:
@@ -447,7 +431,7 @@ def imports_run(tmp_path_factory):
     planted = Planted(tmp_path_factory.mktemp("imports"))
     for module_id, code in BROKEN_IMPORTS_RUN.items():
         planted.prepend(module_id, code)
-    plant(planted, FLOODED, START_FLOOD + IGNORE_ALARM_AND_LOOP)
+    planted.first(FLOODED, START_FLOOD + IGNORE_ALARM_AND_LOOP)
     env = dict(os.environ, KATA_ROOT=str(planted.root))
     return graded(planted.root, "sprint1", "--timeout", str(LIMIT), env=env)
 
@@ -498,7 +482,7 @@ def test_the_fork_server_leaves_no_grandchild_behind_either(planted, monkeypatch
     """Item 7 under `nox -s watch`: the warm server forks the grading children; it is their
     subreaper, and kills what a child left before it reports the child's exit. The
     grading run leaves the server itself be."""
-    plant(planted, "sprint1.tensors.gather_rows", GRANDCHILD.format(root=str(planted.root)))
+    planted.first("sprint1.tensors.gather_rows", GRANDCHILD.format(root=str(planted.root)))
     monkeypatch.setenv("KATA_ROOT", str(planted.root))
     server = forkserver.Server(runner.child_env("exercises"), ["sprint1"])
     try:

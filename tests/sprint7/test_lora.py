@@ -807,8 +807,23 @@ class TestApplyLora:
 # --- lora_state_dict ------------------------------------------------------------------------
 
 
+def unless_not_started() -> None:
+    """lora_state_dict's tests build their models with LoRALinear first: a stub of
+    lora_state_dict is found out before that, by one call that raises its own
+    NotImplementedError, so that it shows as not started rather than as waiting on
+    LoRALinear."""
+    try:
+        lora.lora_state_dict(nn.Linear(2, 2))
+    except NotImplementedError as exc:
+        if str(exc) == kata_call.name:
+            raise
+    except Exception:
+        pass  # the real test says what is wrong
+
+
 def wrap_by_hand(model, paths, r, alpha) -> None:
     """LoRALinear at each path, placed by the test (not by apply_lora)."""
+    unless_not_started()
     for path in paths:
         parent, _, child = path.rpartition(".")
         holder = model.get_submodule(parent)
@@ -871,6 +886,7 @@ class TestLoraStateDict:
         check_adapter(lora.lora_state_dict(model), want, where)
 
     def test_float64_on_a_nested_path(self):
+        unless_not_started()
         outer = nn.Module()
         outer.inner = nn.ModuleList([nn.Linear(3, 2, dtype=torch.float64)])
         outer.inner[0] = lora.LoRALinear(outer.inner[0], r=1, alpha=2)

@@ -1,8 +1,9 @@
-"""python -m runs {mlp,gpt,gpt2} [--target exercises|solutions] [options]  (`nox -s train`).
+"""python -m runs {mlp,gpt,gpt2,lora} [--target exercises|solutions] [options]  (`nox -s train`).
 
 mlp   an MLP on scikit-learn's real 8x8 handwritten digits (Sprint 3's katas)
 gpt   the capstone: a character-level GPT on Shakespeare (Sprints 3-5's katas)
 gpt2  your GPT with OpenAI's GPT-2 weights, checked against transformers, generating
+lora  your LoRA on your GPT-2 (or capstone) GPT, fine-tuned; the adapter saved for peft
 """
 
 import argparse
@@ -10,21 +11,25 @@ import sys
 
 from runs.common import NotReady, use_target
 
-USAGE = "usage: nox -s train -- {mlp,gpt,gpt2} [--target exercises|solutions] [options]  (-h: all)"
+USAGE = (
+    "usage: nox -s train -- {mlp,gpt,gpt2,lora} [--target exercises|solutions] [options]  (-h: all)"
+)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nox -s train --", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    runs = top.add_subparsers(dest="run", required=True, metavar="{mlp,gpt,gpt2}")
+    runs = top.add_subparsers(dest="run", required=True, metavar="{mlp,gpt,gpt2,lora}")
     mlp = runs.add_parser("mlp", help="an MLP on real handwritten digits")
     gpt = runs.add_parser("gpt", help="the capstone: a character-level GPT on Shakespeare")
     gpt2 = runs.add_parser("gpt2", help="your GPT with GPT-2's weights (internet once)")
+    lora = runs.add_parser("lora", help="LoRA fine-tuning of your GPT, saved for peft")
     for sub, threads, threads_help in (
         (mlp, 1, "default 1: for a model this small, more threads only wait on each other"),
         (gpt, None, "default: torch's, one per core; 2 ran the recipe 1.3x faster than 1 here"),
         (gpt2, None, "default: torch's, one per core"),
+        (lora, None, "default: torch's, one per core"),
     ):
         sub.add_argument("--target", choices=["exercises", "solutions"], default="exercises")
         sub.add_argument("--seed", type=int, default=0)
@@ -42,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     from runs import gpt2 as gpt2_run
 
     gpt2_run.add_arguments(gpt2)
+    from runs import lora as lora_run
+
+    lora_run.add_arguments(lora)
     return top
 
 
@@ -61,6 +69,10 @@ def main(argv=None) -> int:
             from runs import gpt2
 
             return gpt2.main(args, args.target)
+        if args.run == "lora":
+            from runs import lora
+
+            return lora.main(args, args.target)
         from runs import gpt
 
         return gpt.main(args, args.target)

@@ -171,12 +171,14 @@ def peft_gap(base: Base, folder: Path, model, idx: torch.Tensor) -> float:
     return (got - want).abs().max().item()
 
 
+def needs(args) -> list[str]:
+    """The katas the run uses: the GPT's, the training's, LoRA's and the base's loader."""
+    loader = "sprint5.tokenizer.CharTokenizer" if args.ckpt else "sprint5.gpt.load_gpt2_weights"
+    return [*GPT_KATAS, *TRAIN_KATAS, *LORA_KATAS, loader]
+
+
 def main(args, target_name: str) -> int:
-    needs = [*GPT_KATAS, *TRAIN_KATAS, *LORA_KATAS]
-    needs.append(
-        "sprint5.tokenizer.CharTokenizer" if args.ckpt else "sprint5.gpt.load_gpt2_weights"
-    )
-    require(needs, target_name)
+    require(needs(args), target_name)
     try:
         return _run(args, target_name)
     except NotImplementedError as exc:

@@ -3,9 +3,12 @@ and an adapter that peft loads onto that GPT-2 to give the same logits. Tried of
 tiny random GPT-2 saved to a local folder (the real 124M model needs internet access once,
 so it is not run here); also: the graded tests' cached peft answers are what peft gives."""
 
+import contextlib
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -45,30 +48,31 @@ def tiny_gpt2(tmp_path_factory):
     return folder
 
 
+def lora_run(*flags: str) -> str:
+    """`nox -s train -- lora --target solutions` with these flags, in this process (the
+    tests' target is the reference): what it prints."""
+    from runs import lora
+    from runs.__main__ import parser
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert lora.main(parser().parse_args(["lora", *flags]), "solutions") == 0
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def run(tiny_gpt2, tmp_path_factory):
-    """The run, once: its folder and its output."""
+    """The run, once, on the tiny GPT-2: its folder and what it printed."""
     out = tmp_path_factory.mktemp("lora-out")
     text = out / "text.txt"
     text.write_text(TEXT)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.pop("KATA_TARGET", None)
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "runs", "lora", "--target=solutions", f"--out={out}"),
-            *(f"--weights={tiny_gpt2}", f"--text={text}", "--targets", *TARGETS),
-            *(f"--r={R}", f"--alpha={ALPHA}", "--iters=12", "--batch-size=4", "--block-size=16"),
-            *("--lr=1e-2", "--warmup-iters=2", "--eval-interval=6", "--eval-iters=2"),
-            *("--sample-tokens=8", "--prompt=ROMEO:", "--threads=1", "--quiet"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    stdout = lora_run(
+        *(f"--out={out}", f"--weights={tiny_gpt2}", f"--text={text}", "--targets", *TARGETS),
+        *(f"--r={R}", f"--alpha={ALPHA}", "--iters=12", "--batch-size=4", "--block-size=16"),
+        *("--lr=1e-2", "--warmup-iters=2", "--eval-interval=6", "--eval-iters=2"),
+        *("--sample-tokens=8", "--prompt=ROMEO:", "--quiet"),
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc.stdout
+    return out, stdout
 
 
 def test_trains_only_lora_and_the_loss_falls(run):
@@ -100,6 +104,7 @@ def test_the_adapter_is_pefts_format(run):
     assert all(v.abs().sum() > 0 for v in tensors.values())  # B trained away from zero
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # transformers' notes, from inside peft
 def test_peft_loads_the_adapter_and_gives_the_same_logits(run, tiny_gpt2):
     """peft's PeftModel.from_pretrained on the same GPT-2 against the reference's GPT with
     the same weights (load_gpt2_weights), LoRA applied and the saved A and B put back."""
@@ -153,12 +158,11 @@ def test_sprint7s_cached_peft_answers_are_what_peft_gives():
             assert torch.equal(got[k], want[k]), (part, k)
 
 
-def test_the_capstones_checkpoint_as_the_base(tmp_path, capsys):
+def test_the_capstones_checkpoint_as_the_base(tmp_path):
     """--ckpt: offline, from `nox -s train -- gpt`'s checkpoint (here an untrained tiny
     one): nn.Linear targets, so fan_in_fan_out false, and peft loads the adapter onto a
     GPT of its own (any torch module will do for peft)."""
-    from runs import gpt, lora
-    from runs.__main__ import parser
+    from runs import gpt
 
     text = tmp_path / "text.txt"
     text.write_text(TEXT)
@@ -170,17 +174,36 @@ def test_the_capstones_checkpoint_as_the_base(tmp_path, capsys):
     gpt.Run(gpt.target_modules(), settings, sorted(set(TEXT)), str(text), "cpu").save(
         tmp_path / "ckpt.pt"
     )
-    args = parser().parse_args(
-        [
-            *("lora", f"--ckpt={tmp_path / 'ckpt.pt'}", f"--text={text}", f"--out={tmp_path}"),
-            *("--targets", "c_attn", "c_fc", "--iters=6", "--block-size=32", "--lr=1e-2"),
-            *("--eval-interval=3", "--eval-iters=1", "--sample-tokens=5", "--quiet"),
-        ]
+    stdout = lora_run(
+        *(f"--ckpt={tmp_path / 'ckpt.pt'}", f"--text={text}", f"--out={tmp_path}"),
+        *("--targets", "c_attn", "c_fc", "--iters=6", "--block-size=32", "--lr=1e-2"),
+        *("--eval-interval=3", "--eval-iters=1", "--sample-tokens=5", "--quiet"),
     )
-    assert lora.main(args, "solutions") == 0
-    stdout = capsys.readouterr().out
     assert "loss after:" in stdout and "--- sample ---" in stdout, stdout
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     assert config["fan_in_fan_out"] is False and config["task_type"] is None
     gap = float(re.search(r"logits max \|diff\| (\S+)", stdout).group(1))
     assert gap < 1e-5, stdout
+
+
+def test_the_stub_tree_lists_every_kata_the_run_needs(tmp_path):
+    """`python -m runs lora` on the stubs: exit status 3 and the list of what to write,
+    LoRA's katas with the rest, before anything is downloaded or loaded."""
+    from runs import lora
+    from runs.__main__ import parser
+
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    env = dict(os.environ, KATA_ROOT=str(tmp_path))
+    env.pop("KATA_TARGET", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runs", "lora"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    for kata in lora.needs(parser().parse_args(["lora"])):
+        assert kata in proc.stderr
+    assert "sprint7.lora.apply_lora" in proc.stderr and "Traceback" not in proc.stderr

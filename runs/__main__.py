@@ -1,9 +1,11 @@
-"""python -m runs {mlp,gpt,gpt2,gguf} [--target exercises|solutions] [options]  (`nox -s train`).
+"""python -m runs {mlp,gpt,gpt2,gguf,lora} [--target exercises|solutions] [options]
+(`nox -s train`).
 
 mlp   an MLP on scikit-learn's real 8x8 handwritten digits (Sprint 3's katas)
 gpt   the capstone: a character-level GPT on Shakespeare (Sprints 3-5's katas)
 gpt2  your GPT with OpenAI's GPT-2 weights, checked against transformers, generating
 gguf  the capstone's GPT written to a .gguf file with your Q4_0, read back, evaluated (Sprint 7)
+lora  your LoRA on your GPT-2 (or capstone) GPT, fine-tuned; the adapter saved for peft
 """
 
 import argparse
@@ -12,7 +14,8 @@ import sys
 from runs.common import NotReady, use_target
 
 USAGE = (
-    "usage: nox -s train -- {mlp,gpt,gpt2,gguf} [--target exercises|solutions] [options]  (-h: all)"
+    "usage: nox -s train -- {mlp,gpt,gpt2,gguf,lora} [--target exercises|solutions] [options]"
+    "  (-h: all)"
 )
 
 
@@ -20,16 +23,18 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nox -s train --", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    runs = top.add_subparsers(dest="run", required=True, metavar="{mlp,gpt,gpt2,gguf}")
+    runs = top.add_subparsers(dest="run", required=True, metavar="{mlp,gpt,gpt2,gguf,lora}")
     mlp = runs.add_parser("mlp", help="an MLP on real handwritten digits")
     gpt = runs.add_parser("gpt", help="the capstone: a character-level GPT on Shakespeare")
     gpt2 = runs.add_parser("gpt2", help="your GPT with GPT-2's weights (internet once)")
     gguf = runs.add_parser("gguf", help="the capstone's GPT as a Q4_0 .gguf file, read back")
+    lora = runs.add_parser("lora", help="LoRA fine-tuning of your GPT, saved for peft")
     for sub, threads, threads_help in (
         (mlp, 1, "default 1: for a model this small, more threads only wait on each other"),
         (gpt, None, "default: torch's, one per core; 2 ran the recipe 1.3x faster than 1 here"),
         (gpt2, None, "default: torch's, one per core"),
         (gguf, None, "default: torch's, one per core"),
+        (lora, None, "default: torch's, one per core"),
     ):
         sub.add_argument("--target", choices=["exercises", "solutions"], default="exercises")
         sub.add_argument("--seed", type=int, default=0)
@@ -50,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     from runs import gguf_export
 
     gguf_export.add_arguments(gguf)
+    from runs import lora as lora_run
+
+    lora_run.add_arguments(lora)
     return top
 
 
@@ -73,6 +81,10 @@ def main(argv=None) -> int:
             from runs import gguf_export
 
             return gguf_export.main(args, args.target)
+        if args.run == "lora":
+            from runs import lora
+
+            return lora.main(args, args.target)
         from runs import gpt
 
         return gpt.main(args, args.target)

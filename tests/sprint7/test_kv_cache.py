@@ -171,6 +171,16 @@ def generate(model, idx, n, where, seed=0, **kw) -> Tensor:
     in front; an IndexError from a position past the embedding, as a teaching failure."""
     try:
         got = kv_cache.generate_cached(model, idx, n, **kw, generator=seeded_generator(seed))
+    except AttributeError as exc:
+        from grader.plugin.escapes import safe_str  # loaded with the plugin by now
+
+        fail(
+            where,
+            f"raised AttributeError ({safe_str(exc)})",
+            "a part of the model that the docstring does not list (the attention's own mask "
+            "buffer or dropout, a method of your GPT): the model graded here has only the "
+            "parts listed, as nanoGPT names them",
+        )
     except IndexError as exc:
         if "index out of range" not in str(exc):
             raise

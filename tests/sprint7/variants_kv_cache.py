@@ -45,8 +45,12 @@ def _run(model, idx, cache, start, slip=""):
             cache[i] = (k, v)
         else:
             cache.append((k, v))
-        causal = start == 0 or slip == "causal_one_query"
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        if slip == "mask_buffer":  # the rows of Sprint 4's (block_size, block_size) mask
+            seen = attn.mask[start : start + t, : start + t].bool()
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=seen)
+        else:
+            causal = start == 0 or slip == "causal_one_query"
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         x = x + attn.c_proj(y.transpose(1, 2).reshape(B, t, C))
         x = x + block.mlp(block.ln_2(x))
     return model.lm_head(tr.ln_f(x))
@@ -131,6 +135,14 @@ def causal_mask_on_one_query(
     """is_causal=True also for the one new query: torch aligns that mask to the top left,
     so the new token attends only to the first cached position"""
     return _generate(model, idx, max_new_tokens, temperature, top_k, generator, "causal_one_query")
+
+
+@mistake("generate_cached")
+@torch.no_grad()
+def attention_mask_buffer(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    """masks with the attention's own causal-mask buffer (Sprint 4's `mask`), a part the
+    contract does not list: a model built with nanoGPT's names need not have it"""
+    return _generate(model, idx, max_new_tokens, temperature, top_k, generator, "mask_buffer")
 
 
 @mistake("generate_cached")

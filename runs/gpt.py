@@ -9,6 +9,9 @@ The run hands it the optimizer, the first step and two hooks (all optional keywo
 the kata): `on_eval` saves a checkpoint after every evaluation, `stop` ends the loop
 after the step in progress on Ctrl-C, and `--resume` calls train() again from the
 checkpoint's step with its optimizer and generator: the same run, step for step.
+
+`--nproc N`, or torchrun, trains the same model in N processes with sprint7's
+ddp_train_step instead (runs/gpt_ddp.py); this module's single path is then not used.
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ class _Rank:
             self.closed = True
 
     def failed(self) -> bool:
-        return self.closed and b'"result"' not in self.data[:12]
+        return self.closed and not self.data.startswith(b'{"result"')
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -209,7 +209,9 @@ class _Rank:
             return sent
         status = self.status or 0
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) != signal.SIGKILL:
-            how = f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+            number = os.WTERMSIG(status)
+            name = signal.Signals(number).name if number in signal.valid_signals() else number
+            how = f"was killed by signal {name}"
         elif os.WIFEXITED(status):
             how = f"exited with code {os.WEXITSTATUS(status)}"
         else:

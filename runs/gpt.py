@@ -9,6 +9,9 @@ The run hands it the optimizer, the first step and two hooks (all optional keywo
 the kata): `on_eval` saves a checkpoint after every evaluation, `stop` ends the loop
 after the step in progress on Ctrl-C, and `--resume` calls train() again from the
 checkpoint's step with its optimizer and generator: the same run, step for step.
+
+`--nproc N`, or torchrun, trains the same model in N processes with sprint7's
+ddp_train_step instead (runs/gpt_ddp.py); this module's single path is then not used.
 """
 
 from __future__ import annotations
@@ -81,6 +84,14 @@ def add_arguments(parser) -> None:
     run.add_argument("--temperature", type=float, default=0.8)
     run.add_argument("--top-k", type=int, default=None)
     run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    run.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train in N processes, data-parallel with your sprint7 ddp_train_step (gloo on "
+        "cpu, nccl on cuda): each takes batch-size / N rows of every batch (default 1, this "
+        "process); for several GPUs or machines use torchrun (README)",
+    )
 
 
 def load_text(path: str | None) -> tuple[str, str]:
@@ -246,6 +257,10 @@ def target_modules() -> dict:
 
 
 def main(args, target_name: str) -> int:
+    from runs import gpt_ddp
+
+    if getattr(args, "nproc", 1) != 1 or gpt_ddp.under_torchrun():
+        return gpt_ddp.main(args, target_name)
     require(NEEDS, target_name)
     mods = target_modules()
     folder = out_dir("gpt", args.out)
@@ -266,34 +281,10 @@ def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
             f"sprint5.train_gpt.train takes no {', '.join(missing)}: the run saves, stops and "
             "resumes through them. Add them as the stub's docstring says and grade it again."
         )
-    if args.resume:
-        if not ckpt.exists():
-            raise NotReady(f"--resume: there is no checkpoint at {ckpt}")
-        run = Run.load(mods, ckpt, args.device, args.max_iters)
-        text, _ = load_text(None if run.source == "shakespeare" else run.source)
-        if sorted(set(text)) != run.chars:
-            raise NotReady(f"--resume: the text at {run.source} is not the checkpoint's")
-        print(f"resuming {ckpt} at step {run.iter} of {run.s['max_iters']}")
-    else:
-        text, source = load_text(args.text)
-        run = Run(mods, settings_from(args), sorted(set(text)), source, args.device)
-    train_data, val_data = encode_splits(run.tokenizer, text, args.device)
+    run, train_data, val_data = prepare(args, mods, ckpt, args.device)
     s = run.s
-    if len(val_data) < s["block_size"] + 1:
-        raise NotReady(
-            f"the text is too short: its last 10 % ({len(val_data)} characters) must be "
-            f"longer than block_size={s['block_size']}"
-        )
-    n_params = run.model.num_params()
     tokens_per_step = s["batch_size"] * s["block_size"]
-    print(
-        f"corpus {run.source}: {len(text):,} characters, vocabulary {len(run.chars)}, "
-        f"{len(train_data):,} train / {len(val_data):,} val tokens\n"
-        f"GPT from {target_name}/: {s['n_layer']} layers, {s['n_head']} heads, n_embd "
-        f"{s['n_embd']}, block {s['block_size']}, {n_params / 1e6:.2f} M parameters; "
-        f"batch {s['batch_size']}, {s['max_iters']} steps, lr {s['learning_rate']:g} → "
-        f"{s['min_lr']:g}; {args.device}, {torch.get_num_threads()} CPU thread(s)"
-    )
+    print(header(run, train_data, val_data, target_name, args.device))
     bar = tqdm(
         total=s["max_iters"], initial=run.iter, desc="training", unit="step", disable=args.quiet
     )
@@ -321,6 +312,54 @@ def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
             "(the same run, step for step)"
         )
         return 130
+    report(run, args, folder, ckpt, target_name)
+    return 0
+
+
+def prepare(
+    args, mods, ckpt: Path, device: str, say=print
+) -> tuple[Run, torch.Tensor, torch.Tensor]:
+    """The run (new, or the checkpoint's with --resume) and its train and val ids on
+    `device`; NotReady where there is none to make."""
+    if args.resume:
+        if not ckpt.exists():
+            raise NotReady(f"--resume: there is no checkpoint at {ckpt}")
+        run = Run.load(mods, ckpt, device, args.max_iters)
+        text, _ = load_text(None if run.source == "shakespeare" else run.source)
+        if sorted(set(text)) != run.chars:
+            raise NotReady(f"--resume: the text at {run.source} is not the checkpoint's")
+        say(f"resuming {ckpt} at step {run.iter} of {run.s['max_iters']}")
+    else:
+        text, source = load_text(args.text)
+        run = Run(mods, settings_from(args), sorted(set(text)), source, device)
+    train_data, val_data = encode_splits(run.tokenizer, text, device)
+    s = run.s
+    if len(val_data) < s["block_size"] + 1:
+        raise NotReady(
+            f"the text is too short: its last 10 % ({len(val_data)} characters) must be "
+            f"longer than block_size={s['block_size']}"
+        )
+    return run, train_data, val_data
+
+
+def header(run: Run, train_data, val_data, target_name: str, device: str, extra: str = "") -> str:
+    """The lines that open a run: the corpus, the model, the recipe."""
+    s = run.s
+    n_params = run.model.num_params()
+    return (
+        f"corpus {run.source}: {len(train_data) + len(val_data):,} characters, vocabulary "
+        f"{len(run.chars)}, {len(train_data):,} train / {len(val_data):,} val tokens\n"
+        f"GPT from {target_name}/: {s['n_layer']} layers, {s['n_head']} heads, n_embd "
+        f"{s['n_embd']}, block {s['block_size']}, {n_params / 1e6:.2f} M parameters; "
+        f"batch {s['batch_size']}, {s['max_iters']} steps, lr {s['learning_rate']:g} → "
+        f"{s['min_lr']:g}; {device}, {torch.get_num_threads()} CPU thread(s){extra}"
+    )
+
+
+def report(run: Run, args, folder: Path, ckpt: Path, target_name: str) -> None:
+    """The end of a run: the loss curve, a sample, the final figures."""
+    s = run.s
+    tokens_per_step = s["batch_size"] * s["block_size"]
     png = save_curves(
         folder / "gpt_loss.png",
         f"GPT on {Path(run.source).name} ({target_name}/)",
@@ -349,4 +388,3 @@ def _train(args, mods, target_name: str, folder: Path, ckpt: Path) -> int:
             f"{run.train_seconds:.1f} s of training, {rate:,.0f} tokens/s"
         )
     print(f"checkpoint {ckpt}\ncurve {png}\nsample {folder / 'sample.txt'}")
-    return 0

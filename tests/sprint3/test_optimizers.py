@@ -26,7 +26,7 @@ optimizers = target_module("sprint3.optimizers")
 
 
 # float64 runs: both sides do the same arithmetic in a different order, so they part by
-# ~1e-16 a step, ~1e-14 after 50 steps; rtol 1e-7 leaves six orders of magnitude for that.
+# ~1e-16 a step, ~1e-14 after 25 steps; rtol 1e-7 leaves six orders of magnitude for that.
 # The slips below move the parameters by 1e-5 or more (ε inside the square root shows
 # where ε = 1e-3, in the param-group run). Bias corrections computed in float32 (1 − β^t
 # from a float32 step tensor) are off by ~1e-5 of the update: 1 − 0.999 keeps 4 digits in
@@ -193,21 +193,21 @@ def compare(got: Tensor, want: Tensor, case: Case, hint) -> None:
 
 
 SGD_CASES = {
-    "momentum": Case("SGD", {"lr": 0.05, "momentum": 0.9}, steps=50),
+    "momentum": Case("SGD", {"lr": 0.05, "momentum": 0.9}, steps=25),
     "weight_decay": Case("SGD", {"lr": 0.05, "weight_decay": 0.1}, steps=20),
     "momentum_and_weight_decay": Case(
-        "SGD", {"lr": 0.03, "momentum": 0.8, "weight_decay": 0.05}, steps=50
+        "SGD", {"lr": 0.03, "momentum": 0.8, "weight_decay": 0.05}, steps=25
     ),
     "param_groups": Case(
         "SGD",
         {"lr": 0.02, "momentum": 0.9},
-        steps=50,
+        steps=25,
         groups=(((0,), {"lr": 0.05, "momentum": 0.5}), ((1, 2), {"weight_decay": 0.1})),
     ),
     "lr_changes": Case(
         "SGD",
         {"lr": 0.05, "momentum": 0.9},
-        steps=30,
+        steps=20,
         decay=0.95,
         extra=", lr × 0.95 after every step (LambdaLR)",
     ),
@@ -219,19 +219,19 @@ SGD_CASES = {
         extra=", s.grad None at every step, b.grad None for the first 3",
     ),
     "float32": Case(
-        "SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}, steps=30, dtype=torch.float32
+        "SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}, steps=20, dtype=torch.float32
     ),
 }
 
 ADAMW_CASES = {
-    "defaults": Case("AdamW", {}, steps=50),
+    "defaults": Case("AdamW", {}, steps=25),
     "hyper_parameters": Case(
-        "AdamW", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}, steps=50
+        "AdamW", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}, steps=25
     ),
     "param_groups": Case(
         "AdamW",
         {"lr": 0.005, "weight_decay": 0.05},
-        steps=50,
+        steps=25,
         groups=(
             ((0,), {"lr": 0.02, "weight_decay": 0.0}),
             ((1, 2), {"betas": (0.5, 0.9), "eps": 1e-3}),
@@ -240,7 +240,7 @@ ADAMW_CASES = {
     "lr_changes": Case(
         "AdamW",
         {"lr": 0.02, "weight_decay": 0.1},
-        steps=30,
+        steps=20,
         decay=0.9,
         extra=", lr × 0.9 after every step (LambdaLR)",
     ),
@@ -251,7 +251,7 @@ ADAMW_CASES = {
         no_grad={2: range(20), 1: range(5)},
         extra=", s.grad None at every step, b.grad None for the first 5",
     ),
-    "float32": Case("AdamW", {"lr": 0.01, "weight_decay": 0.05}, steps=30, dtype=torch.float32),
+    "float32": Case("AdamW", {"lr": 0.01, "weight_decay": 0.05}, steps=20, dtype=torch.float32),
 }
 
 

@@ -231,10 +231,11 @@ def syllabus(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none", default=False)
 def train(session: nox.Session) -> None:
-    """A real run with your code: nox -s train -- {mlp,gpt,gpt2} [--target solutions] [...]."""
+    """A real run with your code: nox -s train -- {mlp,gpt,gpt2,lora,gguf} [--target
+    solutions] [...]."""
     run_module(
         session,
         "runs",
-        "usage: nox -s train -- {mlp,gpt,gpt2} [--target exercises|solutions] [options]; "
+        "usage: nox -s train -- {mlp,gpt,gpt2,lora,gguf} [--target exercises|solutions] [options]; "
         "nox -s train -- gpt -h lists a run's options",
     )

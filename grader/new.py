@@ -7,7 +7,7 @@ fill in next):
     solutions/sprintN/<module>.py     the reference: a signature and a docstring to write
     tests/sprintN/__init__.py         (a new sprint)
     tests/sprintN/test_<module>.py    a test class marked @kata("name")
-    tests/sprintN/variants_<module>.py  two known mistakes and a correct alternative
+    tests/sprintN/variants_<module>.py  three known mistakes and a correct alternative
     tests/sprintN/katas.toml          the sprint's introduction and the kata's hints
 
 and then regenerates exercises/ and SYLLABUS.md. Every skeleton fails the project's own
@@ -75,6 +75,12 @@ def {name}_first_mistake(*args, **kwargs):
 @mistake("{name}")
 def {name}_second_mistake(*args, **kwargs):
     """TODO: another realistic wrong implementation"""
+    raise NotImplementedError("write a known mistake of {name}")
+
+
+@mistake("{name}")
+def {name}_third_mistake(*args, **kwargs):
+    """TODO: a third realistic wrong implementation"""
     raise NotImplementedError("write a known mistake of {name}")
 
 

@@ -28,7 +28,7 @@ try:
 except ImportError:  # Windows: each worker makes the runs it needs
     fcntl = None
 
-MIN_MISTAKES, MIN_ALTERNATIVES = 2, 1
+MIN_MISTAKES, MIN_ALTERNATIVES = 3, 1
 
 
 def all_variants() -> list[variants.Variant]:

@@ -47,9 +47,21 @@ def permute_swaps_h_and_w(images):
     return images.permute(0, 3, 2, 1)
 
 
+@mistake("channels_last")
+def transpose_channels_with_width(images):
+    """a single transpose of the channel dim with the last one: channels end up last, but
+    W and H trade places (invisible on square images)"""
+    return images.transpose(1, -1)
+
+
 @alternative("channels_last")
 def movedim(images):
     return images.movedim(1, -1).contiguous()
+
+
+@alternative("channels_last")
+def einsum_relabel(images):
+    return torch.einsum("nchw->nhwc", images)
 
 
 # --- flatten_batch

@@ -155,21 +155,30 @@ def test_a_real_run_writes_the_report_and_a_plain_scorecard_when_piped():
     assert "\033[" not in data["stdout"] and "sprint1: 10/10 katas passed" in data["stdout"]
 
 
-@pytest.mark.parametrize("sprint", ["sprint1", "sprint3", "sprint4", "sprint5"])
+@pytest.mark.parametrize(
+    "sprint", ["sprint1", "sprint3", "sprint4", "sprint5", "sprint6", "sprint7"]
+)
 def test_grading_imports_neither_torchvision_nor_dynamo(sprint):
     """Only Sprint 2 needs torchvision (~3 s more); torch._dynamo (~3 s, pulled in by
     torchvision or by torch.optim's own step) would double a grading run. Sprint 5's tiny
     GPT-2 comes from transformers (~5 s to import) the first time and from out/cache/ after
-    that: the red/green loop, measured here, imports none of them."""
+    that, and so do Sprint 7's answers of peft (which imports transformers) and of gguf:
+    the red/green loop, measured here, imports none of them."""
     if sprint == "sprint5":
         from tests.sprint5.test_gpt import TinyGPT2
 
         TinyGPT2.cached()  # the first grading run builds it
+    if sprint == "sprint7":
+        from tests.sprint7.test_lora import PeftAnswers
+        from tests.sprint7.test_quantization import GgufQ40
+
+        PeftAnswers.cached(), GgufQ40.cached()
     run_sprint_tests_and_check(
         sprint,
         "assert 'torchvision' not in sys.modules, 'pulled in torchvision'\n"
         "assert 'torch._dynamo' not in sys.modules, 'pulled in torch._dynamo'\n"
-        "assert 'transformers' not in sys.modules, 'pulled in transformers'\n",
+        "for name in ('transformers', 'peft', 'gguf'):\n"
+        "    assert name not in sys.modules, f'pulled in {name}'\n",
     )
 
 

@@ -1,11 +1,11 @@
 """Grades sprint7.kv_cache: generate_cached against a generate oracle written here.
 
-The model is the test's own copy of nanoGPT's module tree (`NanoGPT` below, from torch's
-layers, with exactly the names generate_cached's docstring lists), so the kata is graded
-on its own, without the learner's Sprint 5 GPT. The oracle is GPT.generate's contract
-step by step: crop to the last block_size tokens, run the whole context through the
-model, take the last position's logits / temperature, top_k with −inf, and draw with
-torch.multinomial and the same seeded generator.
+The model is the tests' own copy of nanoGPT's module tree (`NanoGPT`, tests/nanogpt.py,
+from torch's layers, with exactly the names generate_cached's docstring lists), so the
+kata is graded on its own, without the learner's Sprint 5 GPT. The oracle is
+GPT.generate's contract step by step: crop to the last block_size tokens, run the whole
+context through the model, take the last position's logits / temperature, top_k with
+−inf, and draw with torch.multinomial and the same seeded generator.
 
 Float drift: a cache computes the same numbers by another route (one query against L
 cached keys instead of T queries against T), so its logits differ from the full pass by
@@ -26,7 +26,7 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from grader import kata, target_module
 from grader.checks import (
@@ -39,6 +39,7 @@ from grader.checks import (
     global_rngs,
 )
 from tests.kata_helpers import kata_call, seeded_generator
+from tests.nanogpt import NanoGPT
 
 kv_cache = target_module("sprint7.kv_cache")
 
@@ -52,72 +53,6 @@ class Cfg:
     n_layer: int = 2
     n_head: int = 2
     n_embd: int = 16
-
-
-class _Attn(nn.Module):
-    def __init__(self, C, n_head):
-        super().__init__()
-        self.n_head = n_head
-        self.c_attn = nn.Linear(C, 3 * C)
-        self.c_proj = nn.Linear(C, C)
-
-    def forward(self, x):
-        B, T, C = x.size()  # batch, time, channels
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, -1).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
-        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
-
-
-class _MLP(nn.Module):
-    def __init__(self, C):
-        super().__init__()
-        self.c_fc = nn.Linear(C, 4 * C)
-        self.c_proj = nn.Linear(4 * C, C)
-
-    def forward(self, x):
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
-
-
-class _Block(nn.Module):
-    def __init__(self, C, n_head):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(C)
-        self.attn = _Attn(C, n_head)
-        self.ln_2 = nn.LayerNorm(C)
-        self.mlp = _MLP(C)
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class NanoGPT(nn.Module):
-    """nanoGPT's module tree and names (as Sprint 5's GPT), from torch's own layers;
-    forward(idx (B, T), T ≤ block_size) → logits (B, T, V)."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = c = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(c.vocab_size, c.n_embd),
-                wpe=nn.Embedding(c.block_size, c.n_embd),
-                drop=nn.Dropout(0.0),
-                h=nn.ModuleList(_Block(c.n_embd, c.n_head) for _ in range(c.n_layer)),
-                ln_f=nn.LayerNorm(c.n_embd),
-            )
-        )
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
-        self.lm_head.weight = self.transformer.wte.weight
-
-    def forward(self, idx):
-        tr = self.transformer
-        pos = torch.arange(idx.size(1), device=idx.device)
-        x = tr.drop(tr.wte(idx) + tr.wpe(pos))
-        for block in tr.h:
-            x = block(x)
-        return self.lm_head(tr.ln_f(x))
 
 
 def make_model(seed=0, dtype=torch.float64, **kw) -> NanoGPT:

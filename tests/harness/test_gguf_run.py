@@ -17,33 +17,13 @@ import torch
 from grader.catalog import ROOT
 from runs import gguf_export, gpt
 from runs.common import NotReady
+from tests.harness.test_gpt_run import TEXT
+from tests.harness.test_gpt_run import TINY as GPT_TINY
 
 gguf = pytest.importorskip("gguf")
 
-TEXT = (
-    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-    "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\n"
-    "Resolved. resolved.\n\nFirst Citizen:\nFirst, you know Caius Marcius is chief enemy "
-    "to the people.\n"
-) * 4
-TINY = dict(
-    block_size=8,
-    n_layer=1,
-    n_head=2,
-    n_embd=32,
-    dropout=0.0,
-    bias=True,
-    max_iters=6,
-    batch_size=4,
-    learning_rate=1e-2,
-    min_lr=1e-3,
-    warmup_iters=2,
-    weight_decay=0.1,
-    grad_clip=1.0,
-    eval_interval=3,
-    eval_iters=2,
-    seed=3,
-)
+# the capstone's tiny run, with n_embd a multiple of 32 so that its weights make Q4_0 blocks
+TINY = GPT_TINY | dict(n_embd=32, max_iters=6, eval_interval=3)
 FLAGS = ["--eval-iters=2", "--sample-chars=60", "--lines=3", "--threads=1"]
 
 

@@ -38,24 +38,11 @@ from grader.checks import (
     plain_tensors,
 )
 from tests.kata_helpers import F32_TOL, kata_call
-from tests.nanogpt import NanoGPT
+from tests.nanogpt import Cfg, NanoGPT
 
 gpt = target_module("sprint5.gpt")
 
 SMALL = {"block_size": 8, "vocab_size": 24, "n_layer": 2, "n_head": 2, "n_embd": 16}
-
-
-@dataclasses.dataclass
-class Cfg:
-    """GPTConfig's fields, so that GPT's tests need no GPTConfig."""
-
-    block_size: int = 8
-    vocab_size: int = 24
-    n_layer: int = 2
-    n_head: int = 2
-    n_embd: int = 16
-    dropout: float = 0.0
-    bias: bool = True
 
 
 def make_config(**kw):

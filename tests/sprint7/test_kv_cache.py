@@ -21,8 +21,6 @@ B · (T + new) rows per block over the whole generation, where running the conte
 at every step costs B · T per token.
 """
 
-import dataclasses
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -39,20 +37,9 @@ from grader.checks import (
     global_rngs,
 )
 from tests.kata_helpers import kata_call, seeded_generator
-from tests.nanogpt import NanoGPT
+from tests.nanogpt import Cfg, NanoGPT
 
 kv_cache = target_module("sprint7.kv_cache")
-
-
-@dataclasses.dataclass
-class Cfg:
-    """GPTConfig's fields that the model below uses."""
-
-    block_size: int = 8
-    vocab_size: int = 24
-    n_layer: int = 2
-    n_head: int = 2
-    n_embd: int = 16
 
 
 def make_model(seed=0, dtype=torch.float64, **kw) -> NanoGPT:

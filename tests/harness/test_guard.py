@@ -53,6 +53,16 @@ def by_c_binding(x):
     return torch._C._VariableFunctions.softmax(x, -1)
 
 
+def under_no_grad(x):
+    with torch.no_grad():
+        return torch.softmax(x, -1)
+
+
+def under_inference_mode(x):
+    with torch.inference_mode():
+        return torch.ops.aten._softmax(x.clone(), -1, False)
+
+
 def in_a_thread_pool(x):
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(torch.softmax, x, -1).result()
@@ -119,6 +129,8 @@ ROUTES = [
     "by_module",
     "by_aten_op",
     "by_c_binding",
+    "under_no_grad",
+    "under_inference_mode",
     "compiled_elsewhere",
     "compiled_as_torch",
     "in_a_thread_pool",
@@ -519,3 +531,19 @@ def test_a_katas_rules_come_from_the_manifest_and_a_mark_may_lengthen_one_test(m
     assert collection.time_limit(plain) == DEFAULT_TIMEOUT and collection.forbidden(plain) == ()
     project = FakeItem("tests/harness/t::e")
     assert collection.time_limit(project) == 0.0 and collection.forbidden(project) == ()
+
+
+def test_only_the_refused_ops_leave_cpp_and_the_key_goes_off_after():
+    """The guard costs ~2 µs an op: no dispatch mode sends every op through Python; the
+    refused ops' kernels sit at a key that is on only while a guard is."""
+    key = torch._C.DispatchKey.PreDispatch
+    assert not torch._C._dispatch_tls_is_dispatch_key_included(key)
+    with Forbid(SOFTMAX, "k"):
+        assert torch._C._len_torch_dispatch_stack() == 0
+        assert torch._C._dispatch_tls_is_dispatch_key_included(key)
+        with Forbid(("torch.relu",), "k"):
+            pass
+        assert torch._C._dispatch_tls_is_dispatch_key_included(key), "an inner guard turned it off"
+    assert not torch._C._dispatch_tls_is_dispatch_key_included(key)
+    x = torch.randn(3, 4)
+    torch.testing.assert_close(torch.softmax(x, -1), (x.exp() / x.exp().sum(-1, keepdim=True)))

@@ -7,7 +7,13 @@ are imported as empty modules, and their code runs the first time a name is look
 in them (`torchvision.ops.nms`, `from torchvision.models import resnet18`). Everything
 else, torchvision's transforms and datasets included, imports as usual.
 
-Only the grading child and the project's test run call it (tests/sprint2/conftest.py).
+`torch.autograd.grad` and `Tensor.backward` given an explicit gradient (gradcheck gives
+one) import `torch.fx.experimental.symbolic_shapes` for two small checks, and it imports
+sympy: about a second, a fifth of a Sprint 6 grading run. `install_shape_checks()` defers
+that module with those two functions already in it, answering exactly as torch's own for
+plain ints and bools; a symbolic value, or any other name, runs the module's code.
+
+Only the grading child and the project's test run install them (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import types
 
 DEFERRED = ("torchvision.models", "torchvision.ops")
+SYMBOLIC_SHAPES = "torch.fx.experimental.symbolic_shapes"
 
 
 class DeferredModule(types.ModuleType):
@@ -26,12 +33,46 @@ class DeferredModule(types.ModuleType):
     (`hasattr(module, "__file__")`) do not set it off."""
 
     def __getattr__(self, name: str):
-        loader = self.__dict__.get("_deferred_loader")
-        if loader is None or (name.startswith("__") and name != "__all__"):
+        if "_deferred_loader" not in self.__dict__ or (name.startswith("__") and name != "__all__"):
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        del self.__dict__["_deferred_loader"]
-        loader.exec_module(self)  # the module's own code, into this very module
-        return getattr(self, name)
+        return getattr(_loaded(self), name)
+
+
+def _loaded(module: types.ModuleType) -> types.ModuleType:
+    """The module with its own code run, into this very module (once)."""
+    loader = module.__dict__.pop("_deferred_loader", None)
+    if loader is not None:
+        loader.exec_module(module)
+    return module
+
+
+def _plain(value) -> bool:
+    """An int or bool, or a list or tuple of them: no symbolic value anywhere."""
+    if isinstance(value, tuple | list):
+        return all(map(_plain, value))
+    return type(value) in (int, bool)
+
+
+def _shape_checks(module: types.ModuleType) -> dict:
+    """symbolic_shapes' sym_eq and expect_true, for plain values; the module's own for
+    anything else."""
+
+    def sym_eq(x, y):
+        if not (_plain(x) and _plain(y)):
+            return _loaded(module).sym_eq(x, y)
+        if isinstance(x, tuple | list) and isinstance(y, tuple | list):
+            return len(x) == len(y) and all(map(sym_eq, x, y))
+        return x == y
+
+    def expect_true(a, skip: int = 0):
+        if type(a) is not bool:
+            return _loaded(module).expect_true(a, skip + 1)
+        return a
+
+    return {"sym_eq": sym_eq, "expect_true": expect_true}
+
+
+PRESETS = {SYMBOLIC_SHAPES: _shape_checks}  # names a deferred module has from the start
 
 
 class _Loader(importlib.abc.Loader):
@@ -43,11 +84,14 @@ class _Loader(importlib.abc.Loader):
 
     def exec_module(self, module):
         module.__dict__["_deferred_loader"] = self.real
+        preset = PRESETS.get(module.__name__)
+        if preset is not None:
+            module.__dict__.update(preset(module))
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def __init__(self, names: tuple[str, ...]):
-        self.names = set(names)
+    def __init__(self):
+        self.names: set[str] = set()
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self.names:
@@ -61,8 +105,11 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 def install(names: tuple[str, ...] = DEFERRED) -> None:
     """Defer these modules in this process, unless they are imported already; idempotent."""
-    if any(isinstance(f, _Finder) for f in sys.meta_path):
+    finder = next((f for f in sys.meta_path if isinstance(f, _Finder)), None)
+    waiting = {n for n in names if n not in sys.modules}
+    if not waiting:
         return
-    waiting = tuple(n for n in names if n not in sys.modules)
-    if waiting:
-        sys.meta_path.insert(0, _Finder(waiting))
+    if finder is None:
+        finder = _Finder()
+        sys.meta_path.insert(0, finder)
+    finder.names |= waiting

@@ -1,4 +1,6 @@
-"""Tells tests/kata_helpers.py which kata the running test grades (for `kata_call`).
+"""Tells tests/kata_helpers.py which kata the running test grades (for `kata_call`), and
+defers the modules that graded code never needs but would import (grader.deferred):
+torchvision's models and ops, and the symbolic shapes that pull in sympy.
 
 Nothing is imported here that loads torch: the grader's plugin sets OMP_NUM_THREADS when
 pytest configures, which only takes effect while torch is not loaded yet, and pytest loads
@@ -7,7 +9,10 @@ this file before that. tests/kata_helpers.py (which loads torch) is imported onc
 
 import pytest
 
+from grader import deferred
 from grader.plugin.collection import kata_id
+
+deferred.install((*deferred.DEFERRED, deferred.SYMBOLIC_SHAPES))
 
 
 @pytest.hookimpl(tryfirst=True)

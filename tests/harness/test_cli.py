@@ -163,7 +163,8 @@ def test_grading_imports_neither_torchvision_nor_dynamo(sprint):
     torchvision or by torch.optim's own step) would double a grading run. Sprint 5's tiny
     GPT-2 comes from transformers (~5 s to import) the first time and from out/cache/ after
     that, and so do Sprint 7's answers of peft (which imports transformers) and of gguf:
-    the red/green loop, measured here, imports none of them."""
+    the red/green loop, measured here, imports none of them. Nor sympy (~1 s), which an
+    upstream gradient would pull in (grader.deferred)."""
     if sprint == "sprint5":
         from tests.sprint5.test_gpt import TinyGPT2
 
@@ -177,7 +178,7 @@ def test_grading_imports_neither_torchvision_nor_dynamo(sprint):
         sprint,
         "assert 'torchvision' not in sys.modules, 'pulled in torchvision'\n"
         "assert 'torch._dynamo' not in sys.modules, 'pulled in torch._dynamo'\n"
-        "for name in ('transformers', 'peft', 'gguf'):\n"
+        "for name in ('transformers', 'peft', 'gguf', 'sympy'):\n"
         "    assert name not in sys.modules, f'pulled in {name}'\n",
     )
 

@@ -270,7 +270,7 @@ class _Run:
             skip |= set(self.outcome.tests) - {self.retry}
         events_path, skip_path = folder / "events.jsonl", folder / "skip.txt"
         skip_path.write_text("\n".join(skip))
-        args = [*paths, "-q", "--tb=no", "-p", "no:warnings"]
+        args = [*paths, "-q", "--tb=no", "-p", "no:warnings", "-p", "no:logging", "--assert=plain"]
         args += ["--kata-events", str(events_path), "--kata-skip", str(skip_path)]
         if self.timeout:
             args += ["--kata-timeout", str(self.timeout)]

@@ -135,4 +135,6 @@ def pytest_runtest_teardown(item, nextitem):
     try:
         return (yield)
     finally:
-        settings.reset_globals(item.config.stash[STATE], after_test=True)
+        kid = kata_id(item)
+        last = kid is None or nextitem is None or kata_id(nextitem) != kid
+        settings.reset_globals(item.config.stash[STATE], namespaces=last)

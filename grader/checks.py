@@ -72,6 +72,7 @@ _PLAIN = frozenset(
     | {torch.Size, torch.device, torch.dtype, torch.Generator, torch.layout, torch.memory_format}
 )
 _CONTAINERS = (tuple, list, dict, set, frozenset)
+_SEQUENCES = frozenset({tuple, list})
 _VALUES = {  # a base a value may subclass → what to return instead
     Tensor: ("torch.Tensor", "tensor"),
     bool: ("bool", "bool"),
@@ -113,6 +114,9 @@ def foreign_value(value, promised: str = "") -> str:
     Tensor]"), refuses every other object too; without it, other objects (a DataLoader,
     the learner's own Dataset) are left to the tests.
     """
+    kind = type(value)
+    if kind in _PLAIN or (kind in _SEQUENCES and all(type(v) in _PLAIN for v in value)):
+        return ""  # the common answers (a tensor, a pair of them), without the walk
     found = _foreign(value, promised, set())
     if found is None:
         return ""

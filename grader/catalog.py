@@ -142,11 +142,13 @@ class UnknownSelector(ValueError):
     """A selector that names no sprint, module or kata; the message suggests close ones."""
 
 
-def resolve(selector: str, root: Path = ROOT) -> list[Kata]:
+def resolve(selector: str, root: Path = ROOT, everything: list[Kata] | None = None) -> list[Kata]:
     """The katas a selector names, in catalog order: `all`, a sprint (`sprint1`), a module
     (`sprint1.tensors`), a kata id (`sprint1.tensors.split_heads`), or a bare kata or
-    module name that is unique across the sprints (`channels_last`, `tensors`)."""
-    everything = all_katas(root)
+    module name that is unique across the sprints (`channels_last`, `tensors`).
+    `everything` is all_katas(root), where the caller has it already."""
+    if everything is None:
+        everything = all_katas(root)
     if selector == "all":
         return everything
     found = [k for k in everything if selector in (k.sprint, k.module_id, k.id)]

@@ -60,13 +60,14 @@ def select(selectors: list[str]) -> list[catalog.Kata]:
     """The katas the selectors name, in catalog order; UsageError names a wrong one and
     suggests the closest ids."""
     chosen: list[catalog.Kata] = []
+    everything = catalog.all_katas()  # read once: each module's source is parsed
     for selector in dict.fromkeys(selectors):
         try:
-            found = catalog.resolve(selector)
+            found = catalog.resolve(selector, everything=everything)
         except catalog.UnknownSelector as exc:
             raise UsageError(f"{exc}\n{USAGE}") from None
         chosen += [k for k in found if k not in chosen]
-    order = {k.id: i for i, k in enumerate(catalog.all_katas())}
+    order = {k.id: i for i, k in enumerate(everything)}
     return sorted(chosen, key=lambda k: order[k.id])
 
 

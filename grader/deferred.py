@@ -9,9 +9,10 @@ else, torchvision's transforms and datasets included, imports as usual.
 
 `torch.autograd.grad` and `Tensor.backward` given an explicit gradient (gradcheck gives
 one) import `torch.fx.experimental.symbolic_shapes` for two small checks, and it imports
-sympy: about a second, a fifth of a Sprint 6 grading run. `install_shape_checks()` defers
-that module with those two functions already in it, answering exactly as torch's own for
-plain ints and bools; a symbolic value, or any other name, runs the module's code.
+sympy: about a second, a fifth of a Sprint 6 grading run. Deferred (`SYMBOLIC_SHAPES`),
+that module starts with those two functions already in it (`PRESETS`), answering exactly
+as torch's own for plain ints and bools; a symbolic value, or any other name, runs the
+module's code.
 
 Only the grading child and the project's test run install them (tests/conftest.py).
 """

@@ -416,17 +416,17 @@ def _display(filename: str) -> str:
 # as it would under a dispatch mode (which leaves its own calls alone). The private calls
 # of torch this needs are the ones in these three functions.
 _KEY = torch._C.DispatchKey.PreDispatch
-_library: list = []  # the torch.library.Library, made at the first op watched
-_watched: set = set()
 
 
+@cache
+def _library() -> torch.library.Library:
+    return torch.library.Library("aten", "IMPL")  # made at the first op watched
+
+
+@cache
 def _watch(op) -> None:
-    if op in _watched:
-        return
-    if not _library:
-        _library.append(torch.library.Library("aten", "IMPL"))
-    _library[0].impl(op, _refuse_then_run(op), _KEY.name, with_keyset=True)
-    _watched.add(op)
+    """Give `op` the refusing kernel (once: `cache`)."""
+    _library().impl(op, _refuse_then_run(op), _KEY.name, with_keyset=True)
 
 
 def _switch(on: bool) -> bool:

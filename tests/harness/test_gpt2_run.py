@@ -26,16 +26,16 @@ def byte_symbols() -> dict[int, str]:
     return chars
 
 
-@pytest.fixture(scope="module")
-def tiny_gpt2(tmp_path_factory):
+def save_tiny_gpt2(folder, **config):
+    """A tiny random GPT-2 and a byte-level tokenizer (the 256 bytes, no merges), saved in
+    `folder` as save_pretrained saves; `config` adds to GPT2Config's arguments."""
     import torch
 
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    vocab = {s: b for b, s in byte_symbols().items()}  # the 256 bytes, no merges
+    vocab = {s: b for b, s in byte_symbols().items()}
     tokenizer = transformers.GPT2TokenizerFast(vocab=vocab, merges=[])
     config = transformers.GPT2Config(
         n_layer=2, n_head=2, n_embd=32, n_positions=64, vocab_size=256, bos_token_id=0,
-        eos_token_id=0,
+        eos_token_id=0, **config,
     )  # fmt: skip
     torch.manual_seed(0)
     model = transformers.GPT2LMHeadModel(config)
@@ -45,6 +45,11 @@ def tiny_gpt2(tmp_path_factory):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 def test_generates_with_the_weights_and_matches_their_logits(tiny_gpt2):

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from grader.catalog import ROOT
-from tests.harness.test_gpt2_run import byte_symbols
+from tests.harness.test_gpt2_run import save_tiny_gpt2
 
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
@@ -30,22 +30,10 @@ R, ALPHA, TARGETS = 4, 8, ["c_attn", "mlp.c_proj"]
 
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory):
-    """A tiny random GPT-2 and a byte-level tokenizer, saved as save_pretrained saves."""
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    vocab = {s: b for b, s in byte_symbols().items()}  # the 256 bytes, no merges
-    tokenizer = transformers.GPT2TokenizerFast(vocab=vocab, merges=[])
-    config = transformers.GPT2Config(
-        n_layer=2, n_head=2, n_embd=32, n_positions=64, vocab_size=256, bos_token_id=0,
-        eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = transformers.GPT2LMHeadModel(config)
-    with torch.no_grad():  # GPT-2's zero biases and unit LayerNorms would hide a mix-up
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    """A tiny random GPT-2 without dropout, saved as save_pretrained saves."""
+    return save_tiny_gpt2(
+        tmp_path_factory.mktemp("tiny-gpt2"), resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
+    )
 
 
 def lora_run(*flags: str) -> str:

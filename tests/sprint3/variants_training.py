@@ -411,7 +411,10 @@ def warmup_from_zero(step, warmup_steps, max_steps, max_lr, min_lr):
     """the warmup is max_lr·step/warmup_steps: the first step gets a learning rate of 0"""
     if step < warmup_steps:
         return max_lr * step / warmup_steps
-    return training.cosine_lr(step, warmup_steps, max_steps, max_lr, min_lr)
+    if step >= max_steps:
+        return min_lr
+    r = (step - warmup_steps) / (max_steps - warmup_steps)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * r)) * (max_lr - min_lr)
 
 
 @mistake("cosine_lr")

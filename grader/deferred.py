@@ -15,6 +15,10 @@ as torch's own for plain ints and bools; a symbolic value, or any other name, ru
 module's code.
 
 Only the grading child and the project's test run install them (tests/conftest.py).
+
+`skip_optimizer_dynamo_import()` is of the same kind, for a process that compiles nothing:
+the first optimizer it builds would otherwise import `torch._dynamo` (~900 modules, 2-3 s).
+The grading child and the runs (`python -m runs`) call it.
 """
 
 from __future__ import annotations
@@ -114,3 +118,21 @@ def install(names: tuple[str, ...] = DEFERRED) -> None:
         finder = _Finder()
         sys.meta_path.insert(0, finder)
     finder.names |= waiting
+
+
+def skip_optimizer_dynamo_import() -> None:
+    """torch wraps some Optimizer methods (add_param_group, zero_grad, ...) in
+    torch._disable_dynamo, whose first call imports torch._dynamo to build the method's
+    disabled version. The wrapper looks for that version on the wrapped function first
+    (`__dynamo_disable`): set it to the plain method, for every such method of
+    torch.optim.Optimizer, and no optimizer imports torch._dynamo. Only for a process that
+    never compiles (torch.compile would then trace into these methods); a no-op before
+    torch.optim is imported. tests/harness/test_cli.py proves that grading imports no
+    torch._dynamo, tests/harness/test_deferred.py that a run does not either."""
+    optim = sys.modules.get("torch.optim")
+    if optim is None:
+        return
+    for attr in vars(optim.Optimizer).values():
+        code, inner = getattr(attr, "__code__", None), getattr(attr, "__wrapped__", None)
+        if code is not None and inner is not None and code.co_filename.endswith("_compile.py"):
+            setattr(inner, "__dynamo_disable", inner)

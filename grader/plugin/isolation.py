@@ -23,35 +23,18 @@ import sys
 
 import pytest
 
-from grader import target
+from grader import deferred, target
 from grader.plugin import settings
 from grader.plugin.collection import forbidden, kata_id
 from grader.plugin.escapes import KataTimeout, LearnerEscape, NotRunAfterTimeout, escape
 from grader.plugin.state import STATE
 
 
-def _skip_dynamo_import(torch) -> None:
-    """torch wraps some Optimizer methods (add_param_group, zero_grad, ...) in
-    torch._disable_dynamo, whose first call imports torch._dynamo: ~900 modules and about
-    3 s, paid by the first optimizer a process builds. Graded tests never compile, so mark
-    those wrappers as already resolved (to the plain method); grading Sprint 3 then costs
-    little more than importing torch. (The wrapper looks for `__dynamo_disable` on the
-    function it wraps and builds the disabled version only when that is missing; a test in
-    tests/harness/test_cli.py proves that grading imports no torch._dynamo.)"""
-    optim = sys.modules.get("torch.optim")
-    if optim is None:
-        return
-    for attr in vars(optim.Optimizer).values():
-        code, inner = getattr(attr, "__code__", None), getattr(attr, "__wrapped__", None)
-        if code is not None and inner is not None and code.co_filename.endswith("_compile.py"):
-            setattr(inner, "__dynamo_disable", inner)
-
-
 def pytest_collection_finish(session):
     state = session.config.stash[STATE]
     torch = sys.modules.get("torch")
     if torch is not None:  # before any learner code has run
-        _skip_dynamo_import(torch)
+        deferred.skip_optimizer_dynamo_import()
         state.baseline = {
             "threads": torch.get_num_threads(),
             "cwd": os.getcwd(),

@@ -2,6 +2,7 @@
 on an unfinished tree it lists the katas to write first instead of crashing."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,8 +36,24 @@ def test_digits_are_real_and_split_reproducibly():
 
 
 def test_reference_run_writes_figures_and_a_png(tmp_path):
-    proc = run("mlp", "--target", "solutions", "--epochs", "3", "--quiet", "--out", str(tmp_path))
+    """... and imports no torch._dynamo: its optimizers' first calls would (2-3 s) but for
+    grader.deferred.skip_optimizer_dynamo_import (PYTHONPROFILEIMPORTTIME lists every import
+    on stderr)."""
+    proc = run(
+        "mlp",
+        "--target",
+        "solutions",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported = re.findall(r"^import time:.*\|\s+([\w.]+)$", proc.stderr, re.MULTILINE)
+    assert "torch.optim" in imported, "no import list on stderr: the check below is void"
+    assert "torch._dynamo" not in imported, "the digits run imported torch._dynamo"
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("epoch")]
     assert len(lines) == 3 and "val_accuracy" in lines[0]
     png = tmp_path / "mlp_digits.png"

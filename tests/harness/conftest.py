@@ -79,19 +79,57 @@ def grade(*selectors, target="solutions", root: Path | None = None, timeout=None
     return report
 
 
-def run_sprint_tests_and_check(sprint: str, checks: str) -> None:
-    """Run a sprint's graded tests against the reference in a fresh interpreter, as a
-    grading child does, then `checks` (Python source, e.g. asserts on sys.modules)."""
-    code = (
-        "import sys, pytest\n"
-        f"rc = pytest.main(['tests/{sprint}', '-p', 'no:terminal', '-p', 'no:randomly'])\n"
-        "assert rc == 0, rc\n" + checks
-    )
+# Run in a fresh interpreter: note where each watched module is first imported (the test
+# running then, or the sprint file being collected), run pytest, print that as JSON.
+_WATCHED_RUN = """
+import json, os, re, sys
+import pytest
+WATCHED, ARGS = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+first = {}
+
+def where():
+    test = os.environ.get("PYTEST_CURRENT_TEST")
+    if test:
+        return test.rsplit(" ", 1)[0]
+    frame = sys._getframe(2)
+    while frame is not None:
+        found = re.search(r"(tests|solutions|exercises)/sprint[0-9]+/.*", frame.f_code.co_filename)
+        if found:
+            return found.group(0).replace(os.sep, "/") + f" (line {frame.f_lineno})"
+        frame = frame.f_back
+    return "outside the sprints' files"
+
+def watch(event, args):  # "import" is raised by a real import, not by a find_spec probe
+    if event == "import" and args[0] in WATCHED and args[0] not in first:
+        first[args[0]] = where()
+
+sys.addaudithook(watch)
+rc = pytest.main([*ARGS, "-p", "no:terminal", "-p", "no:randomly"])
+ops = sys.modules.get("torchvision.ops")
+ops_run = ops is not None and "_deferred_loader" not in vars(ops)
+print(json.dumps({"rc": int(rc), "first": first, "ops_run": ops_run}))
+"""
+
+
+def run_sprints_watching_imports(sprints: list[str], watched: list[str]) -> dict:
+    """Run these sprints' graded tests against the reference in one fresh interpreter, as
+    a grading child does (in this order); {"first": {module: where it was first imported},
+    "ops_run": whether torchvision.ops's code ran}, for each of `watched` that was."""
+    args = [f"tests/{sprint}" for sprint in sprints]
     env = {**os.environ, "KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTEST_CURRENT_TEST", None)  # this test's, not the child's
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", _WATCHED_RUN, json.dumps(watched), json.dumps(args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["rc"] == 0, f"the reference failed a graded test: pytest exit {result['rc']}"
+    return result
 
 
 def alive(pid: int) -> bool:

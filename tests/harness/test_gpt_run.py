@@ -197,27 +197,28 @@ def test_a_stub_reached_at_run_time_is_named(monkeypatch, tmp_path):
 
 def test_ctrl_c_finishes_the_step_saves_and_resumes_to_the_same_run(tmp_path):
     """Ctrl-C between evaluations: the run stops after the current step, saves that step,
-    and --resume ends exactly where an uninterrupted run ends."""
+    and --resume ends exactly where an uninterrupted run ends. The Ctrl-C is sent when the
+    first evaluation (step 100) is printed: 200 steps (~1 s) before the run would end."""
     import signal
-    import time
 
     text = tmp_path / "play.txt"
     text.write_text(TEXT)
-    flags = ["--target=solutions", f"--text={text}", *TINY_FLAGS, "--iters=1500"]
-    flags = [f for f in flags if not f.startswith("--eval-interval")] + ["--eval-interval=1000"]
+    flags = ["--target=solutions", f"--text={text}", *TINY_FLAGS, "--iters=300"]
+    flags = [f for f in flags if not f.startswith("--eval-interval")] + ["--eval-interval=100"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("KATA_TARGET", None)
     command = [sys.executable, "-m", "runs", "gpt", *flags, f"--out={tmp_path / 'a'}"]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    while "GPT from" not in proc.stdout.readline():  # training starts after this line
-        pass
-    time.sleep(0.5)
+    seen = []
+    while not (seen and seen[-1].startswith("step")):
+        seen.append(proc.stdout.readline())
+        assert seen[-1], "the run ended before its first evaluation:\n" + "".join(seen)
     proc.send_signal(signal.SIGINT)
     out = proc.stdout.read()
     assert proc.wait(timeout=120) == 130, out
     assert "stopped after step" in out
     stopped_at = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=True)["iter"]
-    assert 0 < stopped_at < 1500
+    assert 100 <= stopped_at < 300
 
     def final(*args):
         done = cli(*flags, *args)

@@ -75,24 +75,6 @@ GPT2_SMALL = Size(
     "minutes on a CPU",
 )
 
-# Peak dense FLOP/s by device name: (fp32 without tensor cores, bf16 tensor cores).
-GPU_PEAKS = {
-    "H100 PCIe": (51e12, 756e12),
-    "H100": (67e12, 989e12),  # SXM
-    "H200": (67e12, 989e12),
-    "A100": (19.5e12, 312e12),
-    "L4": (30.3e12, 121e12),
-    "A10G": (31.2e12, 70e12),
-    "T4": (8.1e12, 65e12),
-}
-
-
-def gpu_peak(name: str, dtype: str) -> float | None:
-    for key, (fp32, bf16) in GPU_PEAKS.items():  # "H100 PCIe" is tried before "H100"
-        if key in name:
-            return bf16 if dtype == "bf16" else fp32
-    return None
-
 
 def cpu_matmul_peak(threads: int, n: int = 2048) -> float:
     """fp32 FLOP/s of the best of a few n² matmuls at `threads`: the CPU's practical

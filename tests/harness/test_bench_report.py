@@ -114,11 +114,19 @@ def test_a_gpu_less_run_says_why_every_cuda_cell_is_empty():
     assert row[9] == "1.00 TFLOP/s (2000.00 %)" and row[10] == "–"  # made-up flops
 
 
+def test_the_report_imports_no_torch():
+    """It reads pytest-benchmark's JSON: `nox -s bench` pays torch's import in its pytest
+    child only, not a second time for the report."""
+    code = "import sys, benchmarks.report; assert 'torch' not in sys.modules"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_gpu_peaks_know_the_pcie_card_from_the_sxm_one():
-    assert core.gpu_peak("NVIDIA H100 PCIe", "bf16") == 756e12
-    assert core.gpu_peak("NVIDIA H100 80GB HBM3", "bf16") == 989e12
-    assert core.gpu_peak("NVIDIA H100 80GB HBM3", "fp32") == 67e12
-    assert core.gpu_peak("Some Future GPU", "fp32") is None
+    assert report.gpu_peak("NVIDIA H100 PCIe", "bf16") == 756e12
+    assert report.gpu_peak("NVIDIA H100 80GB HBM3", "bf16") == 989e12
+    assert report.gpu_peak("NVIDIA H100 80GB HBM3", "fp32") == 67e12
+    assert report.gpu_peak("Some Future GPU", "fp32") is None
 
 
 def test_nanogpt_flop_count():

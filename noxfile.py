@@ -143,11 +143,12 @@ def tests(session: nox.Session) -> None:
     In parallel: one pytest-xdist worker per core (-n auto), and one torch thread per
     worker (OMP_NUM_THREADS=1, --bench-threads 1: two workers with a pool each fight over
     the cores, a 2000-step training test then takes 10 s instead of 0.3), the heavy tests
-    first (tests/harness/conftest.py). Nothing assumes which worker runs what: each
-    sprint's variant run is made once and shared through files, and every temporary path
-    is a test's own. --dist loadgroup hands out tests a few at a time, and would keep an
-    @xdist_group (the tests of one watcher) on one worker, but pytest-xdist 3.8 does not
-    see the groups under pytest 9.2 (pytest-xdist#1386): two workers may each start one.
+    first (tests/harness/conftest.py). --dist loadgroup hands out tests one at a time,
+    except that a module with a module-scoped fixture (a graded run with faults planted, a
+    watcher) goes whole to one worker, so that the fixture is made once (tests/scheduling.py,
+    as pytest-xdist 3.8 cannot see @xdist_group under pytest 9.2). Nothing else assumes
+    which worker runs what: each sprint's variant run is made once and shared through
+    files, and every temporary path is a test's own.
 
     In a random order, by default (pytest-randomly): the header says `Using
     --randomly-seed=N`, and `nox -s tests -- --randomly-seed=N` replays that order;

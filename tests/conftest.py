@@ -27,3 +27,13 @@ def pytest_runtest_teardown(item):
     from tests import kata_helpers
 
     kata_helpers.enter_kata(None)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which grading never loads
+def pytest_xdist_make_scheduler(config, log):
+    """Under --dist loadgroup, the scheduler of tests/scheduling.py."""
+    if config.getoption("dist") == "loadgroup":
+        from tests.scheduling import SharedModulesTogether
+
+        return SharedModulesTogether(config, log)
+    return None

@@ -34,7 +34,6 @@ FIRST_NETWORK = [k for k in SPRINT1 if k.startswith("sprint1.first_network.")]
 PROJECT = ("grader", "tests", "solutions", "pyproject.toml", "noxfile.py")
 MEMORY_LIMIT = "1536M"  # in the run with the memory bomb: it fills ~0.7 GB, not ~3.2
 FILE_LIMIT = "16M"  # in the same run, with an output flood: 16 MB of it, not 256
-shared_run = pytest.mark.xdist_group("verdict")
 
 
 def graded(root: Path, *args: str, cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -275,12 +274,10 @@ def one_run(tmp_path_factory):
     return data
 
 
-@shared_run
 def test_the_run_with_ten_attacks_grades_every_other_kata(one_run):
     assert_rest_passes(one_run, ONE_RUN_VERDICT)
 
 
-@shared_run
 def test_an_exception_that_cannot_be_printed_costs_its_kata_only(one_run):
     """Item 1: str() of the exception raises inside the child, whose pytest then ends the
     run with an INTERNALERROR: the test started and got no result. It is that test's
@@ -289,7 +286,6 @@ def test_an_exception_that_cannot_be_printed_costs_its_kata_only(one_run):
     assert entry["status"] == "error" and "merge_heads" in entry["message"]
 
 
-@shared_run
 def test_forged_and_malformed_events_are_dropped(one_run):
     """Item 2: results without a status or with one that does not exist, for another
     test or an unhashable id, starts of unknown or already started tests, a second
@@ -300,7 +296,6 @@ def test_forged_and_malformed_events_are_dropped(one_run):
     assert "Traceback" not in one_run["stderr"]
 
 
-@shared_run
 def test_deleting_the_runs_folder_then_exiting_costs_that_kata_only(one_run):
     """Item 3: the parent reads through descriptors it opened itself and makes a fresh
     folder for each child. The test that exits is run again alone, exits again, and is
@@ -311,7 +306,6 @@ def test_deleting_the_runs_folder_then_exiting_costs_that_kata_only(one_run):
     assert "again when it ran alone in a fresh process" in entry["message"]
 
 
-@shared_run
 def test_a_folder_where_the_report_goes_does_not_lose_the_report(one_run):
     """Item 3: a folder at <json>.tmp; the report is written under a name of its own and
     renamed into place."""
@@ -320,7 +314,6 @@ def test_a_folder_where_the_report_goes_does_not_lose_the_report(one_run):
     assert "Report written to" in one_run["stdout"]
 
 
-@shared_run
 def test_control_characters_are_taken_out_of_messages(one_run):
     """Item 6: ANSI escapes, a carriage return, a bell, a C1 CSI and a bidi override in
     a learner's message reach neither the JSON nor the terminal; tab and newline stay."""
@@ -331,7 +324,6 @@ def test_control_characters_are_taken_out_of_messages(one_run):
         assert bad not in one_run["stdout"], repr(bad)
 
 
-@shared_run
 def test_a_grandchild_in_a_session_of_its_own_is_gone_before_the_report(one_run):
     """Item 7: setsid takes a grandchild out of the child's process group, and it has no
     parent-death signal; the grading parent is its subreaper and kills it before the
@@ -343,7 +335,6 @@ def test_a_grandchild_in_a_session_of_its_own_is_gone_before_the_report(one_run)
     assert "forged" not in one_run["report_path"].read_text()
 
 
-@shared_run
 def test_a_memory_bomb_is_an_error_that_names_the_limit(one_run):
     """Item 8: each grading process may take --memory-limit of memory (RLIMIT_DATA); the
     bomb's kata is an error that names the limit, a fresh child grades the rest."""
@@ -362,7 +353,6 @@ def test_a_memory_bomb_is_an_error_that_names_the_limit(one_run):
     )
 
 
-@shared_run
 def test_a_flood_of_output_is_an_error_that_names_the_limit(one_run):
     """Item 8: each file a grading process writes may grow to a limit (RLIMIT_FSIZE,
     SIGXFSZ ignored): the write that breaks it fails, and the kata's error says why."""
@@ -372,7 +362,6 @@ def test_a_flood_of_output_is_an_error_that_names_the_limit(one_run):
     assert len(one_run["stdout"]) < 20_000
 
 
-@shared_run
 def test_a_thread_that_ends_the_process_does_not_frame_the_test_it_interrupts(one_run):
     """Item 9: a thread started at import that would end the process while init_params is
     tested: the import that leaves it running is the module's error, saying so, before
@@ -385,7 +374,6 @@ def test_a_thread_that_ends_the_process_does_not_frame_the_test_it_interrupts(on
         assert "left a thread running: bomb" in entry["message"], entry["message"]
 
 
-@shared_run
 def test_a_change_to_the_harness_during_the_run_is_reported(one_run):
     """Item 10: the grader's files, the tests and their configuration are fingerprinted
     before and after; a change is a warning on the scorecard and a key in the JSON."""
@@ -443,13 +431,11 @@ def imports_run(tmp_path_factory):
     }
 
 
-@shared_run
 def test_the_run_with_broken_imports_grades_every_other_kata(imports_run):
     verdict = dict.fromkeys(TENSORS, "error") | dict.fromkeys(FIRST_NETWORK, "timeout")
     assert_rest_passes(imports_run, verdict | {FLOODED: "timeout"})
 
 
-@shared_run
 def test_an_import_that_hangs_with_the_alarm_ignored_costs_its_time_once(imports_run):
     """Item 4: the child says when it imports a kata's module; a kill during the import
     stops the whole module's tests (in the next child, without importing it again), so
@@ -466,7 +452,6 @@ def test_an_import_that_hangs_with_the_alarm_ignored_costs_its_time_once(imports
     assert tries == 1, f"the hanging module was imported {tries} times"
 
 
-@shared_run
 def test_a_cuda_test_is_skipped_not_graded_when_its_module_fails_to_import(imports_run):
     """Item 5: pytest's skipping runs before the target's import, so the test that needs a
     GPU is skipped, not counted as an error of the import."""
@@ -476,7 +461,6 @@ def test_a_cuda_test_is_skipped_not_graded_when_its_module_fails_to_import(impor
     assert (entry["passed"], entry["total"]) == (0, 5 if cuda else 4), entry
 
 
-@shared_run
 def test_start_events_written_over_and_over_do_not_keep_a_test_alive(imports_run):
     """Item 2: with SIGALRM ignored, a thread writes the running test's "start" again and
     again; a test starts once, so the watchdog still stops it at its limit."""

@@ -150,7 +150,6 @@ def mask_is(status: str):
 
 
 needs_linux = pytest.mark.skipif(not forkserver.available(), reason="the fork server is Linux's")
-watched = pytest.mark.xdist_group("watcher")  # the tests that share the module's watcher
 
 
 @pytest.fixture(scope="module")
@@ -213,14 +212,12 @@ def test_the_watcher_imports_no_torch_and_checks_its_command_line():
 # --- the watcher --------------------------------------------------------------------------
 
 
-@watched
 def test_grades_on_start(watcher):
     got = watcher.card()
     assert all_passed(got), got
     assert list(got) == KATAS
 
 
-@watched
 def test_a_broken_kata_turns_red_then_green_on_save(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace(MASK_BODY, MASK_BODY.replace("tril", "triu")))
@@ -230,7 +227,6 @@ def test_a_broken_kata_turns_red_then_green_on_save(watcher, attention):
     assert got[MASK] == "passed"
 
 
-@watched
 def test_a_syntax_error_is_survived(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace("def causal_mask(", "def causal_mask(("))
@@ -238,7 +234,6 @@ def test_a_syntax_error_is_survived(watcher, attention):
     watcher.card(all_passed, after=watcher.save(path, original))
 
 
-@watched
 @pytest.mark.parametrize(
     "code, status",
     [
@@ -257,7 +252,6 @@ def test_a_hang_or_a_crash_is_survived(watcher, attention, code, status):
     watcher.card(all_passed, after=watcher.save(path, original))
 
 
-@watched
 def test_a_save_during_a_grade_restarts_it_and_leaves_no_child(watcher, attention):
     path, original = attention
     count = watcher.save(path, original.replace(MASK_BODY, f"    while True: pass\n{MASK_BODY}"))

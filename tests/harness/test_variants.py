@@ -2,10 +2,9 @@
 
 A child pytest run (`--kata-variants`) runs each sprint test once more for every variant
 of its kata, with the variant patched in; the tests below read its results. Under xdist
-the sprints are split in one share per worker, each share's run made once per session by
-whichever worker asks for it first: a worker that finds the run it needs taken makes
-another one meanwhile, so the workers share the runs whatever order the tests come in.
-The tests of a sprint also form one xdist group, for a scheduler that honours it.
+there is one such run per sprint, made once per session by whichever worker asks for it
+first: a worker that finds the run it needs taken makes another one meanwhile, so the
+workers share the runs whatever order the tests come in.
 """
 
 from __future__ import annotations
@@ -42,12 +41,8 @@ ALL = all_variants()
 
 
 def of_kind(kind: str) -> list:
-    """The variants of one kind as parameters, each in its sprint's xdist group."""
-    return [
-        pytest.param(v, id=v.id, marks=pytest.mark.xdist_group(f"variants-{sprint_of(v)}"))
-        for v in ALL
-        if v.kind == kind
-    ]
+    """The variants of one kind as parameters."""
+    return [pytest.param(v, id=v.id) for v in ALL if v.kind == kind]
 
 
 def sprint_of(variant: variants.Variant) -> str:
@@ -87,15 +82,12 @@ def run_variants(sprints: list[str], out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def shares(sprints: list[str], count: int) -> list[list[str]]:
-    """The sprints in up to `count` shares of about the same work (counted in variants),
-    one child run each: a share per worker keeps the workers busy at the cost of the
-    fewest child starts (torch and pytest, ~2.5 s each)."""
-    weight = {s: sum(sprint_of(v) == s for v in ALL) for s in sprints}
-    found: list[list[str]] = [[] for _ in range(max(1, min(count, len(sprints))))]
-    for sprint in sorted(sprints, key=lambda s: -weight[s]):
-        min(found, key=lambda share: sum(weight[s] for s in share)).append(sprint)
-    return [sorted(share, key=sprints.index) for share in found]
+def runs_of(sprints: list[str], workers: int) -> list[list[str]]:
+    """The sprints each child run takes: all of them in one run for one process; under
+    xdist, one run per sprint. Small runs leave a worker little to wait for when the run
+    it needs is still being made by another, for a child start each (torch and pytest,
+    ~1.5 s)."""
+    return [list(sprints)] if workers == 1 else [[sprint] for sprint in sprints]
 
 
 class VariantRuns:
@@ -106,6 +98,7 @@ class VariantRuns:
     def __init__(self, folder: Path, runs: list[list[str]]):
         self.folder = folder
         self.share = {sprint: "+".join(run) for run in runs for sprint in run}
+        self.size = {"+".join(run): sum(sprint_of(v) in run for v in ALL) for run in runs}
         self.loaded: dict[str, dict] = {}  # by share
 
     def of(self, variant: variants.Variant) -> dict:
@@ -118,7 +111,8 @@ class VariantRuns:
             if self._make(share, wait=False):
                 break
             others = [s for s in set(self.share.values()) if not self._done(s)]
-            if not any(self._make(other, wait=False) for other in sorted(others)):
+            others.sort(key=lambda s: (-self.size[s], s))  # the longest runs first
+            if not any(self._make(other, wait=False) for other in others):
                 self._make(share, wait=True)  # every run is taken: wait for this one
         if "failed" in self.loaded[share]:  # said by each of its tests, never run again
             pytest.fail(self.loaded[share]["failed"], pytrace=False)
@@ -163,7 +157,7 @@ def outcomes(request, tmp_path_factory):
     folder = base / "variant-runs"
     folder.mkdir(exist_ok=True)
     chosen = [s for s in os.environ.get("KATA_VARIANT_SPRINTS", "").split(",") if s]
-    return VariantRuns(folder, shares(chosen or catalog.sprints(), workers)).of
+    return VariantRuns(folder, runs_of(chosen or catalog.sprints(), workers)).of
 
 
 @pytest.mark.parametrize("variant", of_kind("mistake"))

@@ -207,10 +207,16 @@ def test_killing_the_grader_takes_its_stuck_child_with_it(planted):
 
     from grader.catalog import ROOT
 
-    planted.first(SPLIT, STUBBORN_LOOP)
+    looping = planted.root / "looping"  # the child writes its pid here, then loops
+    write_pid = (  # whole or absent: written aside, then renamed
+        f"import os; open({str(looping)!r} + '.tmp', 'w').write(str(os.getpid())); "
+        f"os.replace({str(looping)!r} + '.tmp', {str(looping)!r})\n"
+    )
+    planted.first(SPLIT, write_pid + STUBBORN_LOOP)
     env = dict(os.environ, KATA_ROOT=str(planted.root))
     env.pop("KATA_TARGET", None)
     for how in (signal.SIGTERM, signal.SIGKILL):
+        looping.unlink(missing_ok=True)
         parent = subprocess.Popen(
             [sys.executable, "-m", "grader", "sprint1.tensors.split_heads", "--timeout", "60"],
             cwd=ROOT,
@@ -218,19 +224,15 @@ def test_killing_the_grader_takes_its_stuck_child_with_it(planted):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        children = []
-        for _ in range(300):  # wait until the child is running the planted loop
-            time.sleep(0.1)
-            out = subprocess.run(
-                ["pgrep", "-P", str(parent.pid)], capture_output=True, text=True
-            ).stdout.split()
-            if out:
-                children = [int(pid) for pid in out]
-                break
-        assert children, "the grader never started a child"
-        time.sleep(3)
+        deadline = time.monotonic() + 60
+        while not looping.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert looping.exists(), "the grader's child never reached the planted loop"
+        child = int(looping.read_text())
+        assert alive(child)
         parent.send_signal(how)
         parent.wait(timeout=30)
-        time.sleep(1)
-        left = [pid for pid in children if alive(pid)]
-        assert not left, f"after {how.name} the child {left} still runs"
+        deadline = time.monotonic() + 10
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(child), f"after {how.name} the child {child} still runs"

@@ -4,6 +4,7 @@ tiny random GPT-2 saved to a local folder (the real 124M model needs internet ac
 so it is not run here); also: the graded tests' cached peft answers are what peft gives."""
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -19,7 +20,9 @@ from grader.catalog import ROOT
 from tests.harness.test_gpt2_run import save_tiny_gpt2
 
 transformers = pytest.importorskip("transformers")
-peft = pytest.importorskip("peft")
+if importlib.util.find_spec("peft") is None:  # looked up, not imported: peft's import
+    pytest.skip("peft is not installed", allow_module_level=True)  # costs ~2 s, which
+    # every worker would pay to collect this file; the one test that needs it imports it
 
 TEXT = (
     "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and "
@@ -97,6 +100,7 @@ def test_peft_loads_the_adapter_and_gives_the_same_logits(run, tiny_gpt2):
     """peft's PeftModel.from_pretrained on the same GPT-2 against the reference's GPT with
     the same weights (load_gpt2_weights), LoRA applied and the saved A and B put back."""
     out, stdout = run
+    import peft
     from safetensors.torch import load_file
 
     from solutions.sprint5.gpt import GPT, GPTConfig, load_gpt2_weights

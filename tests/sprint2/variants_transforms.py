@@ -5,7 +5,6 @@ import numpy as np
 import torch
 from torchvision import datasets, transforms
 from torchvision.transforms import functional as TF
-from torchvision.transforms import v2
 
 from grader.variants import alternative, mistake
 
@@ -59,6 +58,8 @@ def augments_in_eval():
 
 @alternative("eval_transform")
 def with_transforms_v2():
+    from torchvision.transforms import v2  # here: its import pulls in torch._dynamo (~1 s)
+
     return v2.Compose(
         [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize((MEAN,), (STD,))]
     )
@@ -135,6 +136,8 @@ def default_degrees_30(degrees=30.0):
 
 @alternative("train_transform")
 def with_transforms_v2_rotation(degrees=10.0):
+    from torchvision.transforms import v2
+
     return v2.Compose(
         [
             v2.RandomRotation(degrees),

@@ -14,6 +14,8 @@ from tests.harness.conftest import Planted, alive, statuses
 
 SPRINT1 = [k.id for k in catalog.katas("sprint1")]
 SPLIT = "sprint1.tensors.split_heads"
+LIMIT = 2.0  # seconds per test in these runs: each hang costs it (Sprint 1's slowest
+# test takes ~0.25 s), and one that swallows the alarm costs it and the grace after it
 # A loop that the SIGALRM timeout cannot stop: only the parent's kill ends it.
 STUBBORN_LOOP = (
     "while True:\n        try:\n            sum(range(10**6))\n"
@@ -61,7 +63,7 @@ def graded(tmp_path_factory, plant) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         for name in [n for n in __import__("os").environ if n.startswith("PYTEST_XDIST_")]:
             patch.delenv(name)
-        return planted.grade("sprint1")
+        return planted.grade("sprint1", timeout=LIMIT)
 
 
 @pytest.fixture(scope="module")

@@ -220,10 +220,28 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_to_the_same_run(tmp_path):
     stopped_at = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=True)["iter"]
     assert 100 <= stopped_at < 300
 
-    def final(*args):
-        done = cli(*flags, *args)
-        assert done.returncode == 0, done.stdout + done.stderr
-        line = next(ln for ln in done.stdout.splitlines() if ln.startswith("final:"))
+    def final(stdout: str) -> str:
+        line = next(ln for ln in stdout.splitlines() if ln.startswith("final:"))
         return line.split(";")[0]  # the losses, not the timing
 
-    assert final(f"--out={tmp_path / 'a'}", "--resume") == final(f"--out={tmp_path / 'b'}")
+    resumed = cli(*flags, f"--out={tmp_path / 'a'}", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert final(resumed.stdout) == final(uninterrupted(*flags, f"--out={tmp_path / 'b'}"))
+
+
+def uninterrupted(*flags: str) -> str:
+    """`python -m runs gpt FLAGS` in this process, on one thread as --threads=1 asks (the
+    reduction order of the runs in a process of their own): what it prints."""
+    import contextlib
+    import io
+
+    from runs.__main__ import parser
+
+    threads, out = torch.get_num_threads(), io.StringIO()
+    torch.set_num_threads(1)
+    try:
+        with contextlib.redirect_stdout(out):
+            assert gpt.main(parser().parse_args(["gpt", *flags]), "solutions") == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out.getvalue()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.catalog import ROOT
+from grader.runner import GRADED_RUN_OPTIONS
 
 
 class Planted:
@@ -115,7 +116,7 @@ def run_sprints_watching_imports(sprints: list[str], watched: list[str]) -> dict
     """Run these sprints' graded tests against the reference in one fresh interpreter, as
     a grading child does (in this order); {"first": {module: where it was first imported},
     "ops_run": whether torchvision.ops's code ran}, for each of `watched` that was."""
-    args = [f"tests/{sprint}" for sprint in sprints]
+    args = [*(f"tests/{sprint}" for sprint in sprints), *GRADED_RUN_OPTIONS]
     env = {**os.environ, "KATA_TARGET": "solutions", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTEST_CURRENT_TEST", None)  # this test's, not the child's
     proc = subprocess.run(

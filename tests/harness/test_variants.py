@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog, layout, variants
+from grader import catalog, layout, runner, variants
 from grader.catalog import ROOT
 from tests.harness import leaks
 from tests.harness.conftest import XDIST_VARIABLES
@@ -63,8 +63,7 @@ def run_variants(sprints: list[str], out: Path) -> dict:
             *(f"tests/{sprint}" for sprint in sprints),
             "-q",
             "--tb=line",
-            "-p",
-            "no:warnings",
+            *runner.GRADED_RUN_OPTIONS,  # as a grade runs them: the same messages
             "--kata-variants",
             str(out),
         ],

@@ -123,6 +123,29 @@ def add(path: Path, text: str, header: str = "") -> str:
     return f"{'added to' if existed else 'wrote   '} {path.relative_to(ROOT)}"
 
 
+ENTRY = re.compile(r"^\[(\w+)\.\w+\][ \t]*(?:#.*)?$")  # a kata's table: [module.name]
+
+
+def add_entry(path: Path, module: str, name: str, modules: list[str], header: str) -> str:
+    """Put the kata's table where the catalog's order puts it (the manifest lists the
+    katas in that order): after its module's tables, before those of the modules after
+    it in MODULES, with the comment lines just above such a table. A line for the report."""
+    if not path.exists():
+        return add(path, toml_entry(module, name), header)
+    lines = path.read_text().splitlines(keepends=True)
+    later = set(modules[modules.index(module) + 1 :])
+    at = next(
+        (i for i, line in enumerate(lines) if (m := ENTRY.match(line)) and m[1] in later), None
+    )
+    if at is None:
+        return add(path, toml_entry(module, name))
+    while at > 0 and lines[at - 1].startswith("#"):
+        at -= 1
+    lines[at:at] = [toml_entry(module, name).lstrip("\n") + "\n"]
+    path.write_text("".join(lines))
+    return f"added to {path.relative_to(ROOT)}"
+
+
 def register_module(sprint: str, module: str) -> str | None:
     """Add the module to the sprint's MODULES (the syllabus order), making the package."""
     init = ROOT / "solutions" / sprint / "__init__.py"
@@ -193,13 +216,9 @@ def new(kata: str) -> list[str]:
             "from grader.variants import alternative, mistake\n",
         )
     )
-    done.append(
-        add(
-            layout.manifest_file(sprint),
-            toml_entry(module, name),
-            SPRINT_TOML.format(sprint=sprint),
-        )
-    )
+    modules = list(catalog.modules(sprint))
+    manifest = layout.manifest_file(sprint)
+    done.append(add_entry(manifest, module, name, modules, SPRINT_TOML.format(sprint=sprint)))
     catalog.info.cache_clear()
     stubs.write()
     syllabus.PATH.write_text(syllabus.render())

@@ -59,6 +59,17 @@ class Planted:
         return grade(*selectors, target="exercises", root=self.root, timeout=timeout)
 
 
+def copy_project(names: tuple[str, ...], dest: Path) -> Path:
+    """Copy these files and folders of the project (no bytecode) into dest; dest."""
+    for name in names:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 def grade(*selectors, target="solutions", root: Path | None = None, timeout=None) -> dict:
     """Run `python -m grader` as a learner would; returns the JSON report (written to a
     folder of its own, so that parallel workers and earlier runs never share one)."""

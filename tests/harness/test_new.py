@@ -4,13 +4,12 @@ middle of a sprint, a new module, and a new sprint."""
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from grader.catalog import ROOT
+from tests.harness.conftest import copy_project
 
 COPIED = ("grader", "solutions", "exercises", "tests", "SYLLABUS.md", "pyproject.toml")
 CATALOG = (  # every sprint's kata ids, in the catalog's order, as JSON
@@ -21,13 +20,7 @@ CATALOG = (  # every sprint's kata ids, in the catalog's order, as JSON
 
 @pytest.fixture
 def project(tmp_path):
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / name)
-    return tmp_path
+    return copy_project(COPIED, tmp_path)
 
 
 def python(project, *args: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 
 from grader import catalog, cli, forkserver, processes, report, runner
 from grader.catalog import ROOT
-from tests.harness.conftest import Planted, alive
+from tests.harness.conftest import Planted, alive, copy_project
 
 SPRINT1 = [k.id for k in catalog.katas("sprint1")]
 TENSORS = [k for k in SPRINT1 if k.startswith("sprint1.tensors.")]
@@ -254,13 +253,7 @@ class PeakMemory:
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
     """Sprint 1 graded once in a copy of the project, an attack planted in ten katas."""
-    root = tmp_path_factory.mktemp("verdict")
-    for name in PROJECT:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
+    root = copy_project(PROJECT, tmp_path_factory.mktemp("verdict"))
     planted = Planted(root)
     planted.prepend("sprint1.first_network", THREAD_BOMB_AT_IMPORT.format(root=str(root)))
     for kata_id, code in ONE_RUN.items():

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import ast
 import functools
-from pathlib import Path
 
 from xdist.scheduler import LoadGroupScheduling
 
-ROOT = Path(__file__).resolve().parent.parent
+from grader.catalog import ROOT
 
 
 @functools.cache

@@ -59,6 +59,30 @@ class Planted:
         return grade(*selectors, target="exercises", root=self.root, timeout=timeout)
 
 
+def run_in_process(run: str, *flags: str) -> str:
+    """`nox -s train -- RUN --target solutions FLAGS` in this process (the tests' target is
+    the reference), on one thread as --threads=1 asks of a run of its own: what it
+    prints. Cheaper than a process of its own by a torch import, for the tests that
+    check a run's output rather than its command line."""
+    import contextlib
+    import importlib
+    import io
+
+    import torch
+
+    from runs.__main__ import parser
+
+    module = importlib.import_module(f"runs.{run}")
+    threads, out = torch.get_num_threads(), io.StringIO()
+    torch.set_num_threads(1)
+    try:
+        with contextlib.redirect_stdout(out):
+            assert module.main(parser().parse_args([run, *flags]), "solutions") == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out.getvalue()
+
+
 def copy_project(names: tuple[str, ...], dest: Path) -> Path:
     """Copy these files and folders of the project (no bytecode) into dest; dest."""
     for name in names:

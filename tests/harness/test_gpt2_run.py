@@ -9,6 +9,7 @@ import re
 import pytest
 
 from grader.catalog import ROOT
+from tests.harness.conftest import run_in_process
 
 transformers = pytest.importorskip("transformers")
 
@@ -51,21 +52,10 @@ def tiny_gpt2(tmp_path_factory):
     return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
-def gpt2_run(*flags: str) -> str:
-    """`nox -s train -- gpt2 --target solutions` with these flags, in this process (the
-    tests' target is the reference, and transformers is imported already): what it prints.
-    The weights are a local folder: nothing is asked of the hub."""
-    from runs import gpt2
-    from runs.__main__ import parser
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert gpt2.main(parser().parse_args(["gpt2", *flags]), "solutions") == 0
-    return out.getvalue()
-
-
 def test_generates_with_the_weights_and_matches_their_logits(tiny_gpt2):
-    out = gpt2_run(f"--weights={tiny_gpt2}", "--prompt=To be, or not", "--tokens=8", "--samples=2")
+    out = run_in_process(
+        "gpt2", f"--weights={tiny_gpt2}", "--prompt=To be, or not", "--tokens=8", "--samples=2"
+    )
     diff = float(re.search(r"max \|diff\| (\S+)", out).group(1))
     assert diff < 1e-4, out
     samples = out.split("---\n")[1:]
@@ -78,7 +68,7 @@ def test_weights_that_cannot_be_loaded_are_explained(tmp_path):
     from runs.common import NotReady
 
     with pytest.raises(NotReady, match="could not load GPT-2 weights"):
-        gpt2_run(f"--weights={tmp_path}")
+        run_in_process("gpt2", f"--weights={tmp_path}")
 
 
 def test_the_readme_snippet_runs(tiny_gpt2):

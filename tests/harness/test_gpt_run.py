@@ -17,6 +17,7 @@ import torch
 from grader.catalog import ROOT
 from runs import gpt
 from runs.common import NotReady
+from tests.harness.conftest import run_in_process
 
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
@@ -156,7 +157,7 @@ def test_a_run_on_a_text_file_logs_saves_samples_and_resumes(tmp_path):
     saved = torch.load(out / "ckpt.pt", weights_only=True)
     assert saved["iter"] == 6 and [r["iter"] for r in saved["history"]] == [3, 6]
 
-    more = in_process(*common, "--resume", "--iters=9")  # the CLI's resume: the Ctrl-C test
+    more = run_in_process("gpt", *common, "--resume", "--iters=9")  # the CLI's: the Ctrl-C test
     assert "resuming" in more and "at step 6 of 9" in more
     assert torch.load(out / "ckpt.pt", weights_only=True)["iter"] == 9
 
@@ -225,22 +226,4 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_to_the_same_run(tmp_path):
 
     resumed = cli(*flags, f"--out={tmp_path / 'a'}", "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert final(resumed.stdout) == final(in_process(*flags, f"--out={tmp_path / 'b'}"))
-
-
-def in_process(*flags: str) -> str:
-    """`python -m runs gpt FLAGS` in this process, on one thread as --threads=1 asks (the
-    reduction order of the runs in a process of their own): what it prints."""
-    import contextlib
-    import io
-
-    from runs.__main__ import parser
-
-    threads, out = torch.get_num_threads(), io.StringIO()
-    torch.set_num_threads(1)
-    try:
-        with contextlib.redirect_stdout(out):
-            assert gpt.main(parser().parse_args(["gpt", *flags]), "solutions") == 0
-    finally:
-        torch.set_num_threads(threads)
-    return out.getvalue()
+    assert final(resumed.stdout) == final(run_in_process("gpt", *flags, f"--out={tmp_path / 'b'}"))

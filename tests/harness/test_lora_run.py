@@ -3,9 +3,7 @@ and an adapter that peft loads onto that GPT-2 to give the same logits. Tried of
 tiny random GPT-2 saved to a local folder (the real 124M model needs internet access once,
 so it is not run here); also: the graded tests' cached peft answers are what peft gives."""
 
-import contextlib
 import importlib.util
-import io
 import json
 import os
 import re
@@ -17,6 +15,7 @@ import pytest
 import torch
 
 from grader.catalog import ROOT
+from tests.harness.conftest import run_in_process
 from tests.harness.test_gpt2_run import save_tiny_gpt2
 
 transformers = pytest.importorskip("transformers")
@@ -39,25 +38,14 @@ def tiny_gpt2(tmp_path_factory):
     )
 
 
-def lora_run(*flags: str) -> str:
-    """`nox -s train -- lora --target solutions` with these flags, in this process (the
-    tests' target is the reference): what it prints."""
-    from runs import lora
-    from runs.__main__ import parser
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert lora.main(parser().parse_args(["lora", *flags]), "solutions") == 0
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def run(tiny_gpt2, tmp_path_factory):
     """The run, once, on the tiny GPT-2: its folder and what it printed."""
     out = tmp_path_factory.mktemp("lora-out")
     text = out / "text.txt"
     text.write_text(TEXT)
-    stdout = lora_run(
+    stdout = run_in_process(
+        "lora",
         *(f"--out={out}", f"--weights={tiny_gpt2}", f"--text={text}", "--targets", *TARGETS),
         *(f"--r={R}", f"--alpha={ALPHA}", "--iters=12", "--batch-size=4", "--block-size=16"),
         *("--lr=1e-2", "--warmup-iters=2", "--eval-interval=6", "--eval-iters=2"),
@@ -166,7 +154,8 @@ def test_the_capstones_checkpoint_as_the_base(tmp_path):
     gpt.Run(gpt.target_modules(), settings, sorted(set(TEXT)), str(text), "cpu").save(
         tmp_path / "ckpt.pt"
     )
-    stdout = lora_run(
+    stdout = run_in_process(
+        "lora",
         *(f"--ckpt={tmp_path / 'ckpt.pt'}", f"--text={text}", f"--out={tmp_path}"),
         *("--targets", "c_attn", "c_fc", "--iters=6", "--block-size=32", "--lr=1e-2"),
         *("--eval-interval=3", "--eval-iters=1", "--sample-tokens=5", "--quiet"),

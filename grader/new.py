@@ -123,7 +123,8 @@ def add(path: Path, text: str, header: str = "") -> str:
     return f"{'added to' if existed else 'wrote   '} {path.relative_to(ROOT)}"
 
 
-ENTRY = re.compile(r"^\[(\w+)\.\w+\][ \t]*(?:#.*)?$")  # a kata's table: [module.name]
+# A kata's table in katas.toml, [module.name]: the manifest's order is that of these lines.
+ENTRY = re.compile(r"^\[(\w+)\.(\w+)\][ \t]*(?:#.*)?$", re.MULTILINE)
 
 
 def add_entry(path: Path, module: str, name: str, modules: list[str], header: str) -> str:

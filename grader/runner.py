@@ -56,7 +56,7 @@ TEST_CONFIG = ("pyproject.toml", "noxfile.py", "conftest.py", "*/conftest.py")
 HASHED_SIZE = 1 << 20  # files of the harness up to this size are hashed, larger ones stat'ed
 # pytest's options for a run of graded tests: graded tests fail through grader.checks (the
 # one bare assert carries its own message) and nothing reads captured logs or warnings;
-# together ~1 s less a sprint. tests/harness/test_variants.py runs the variants with them.
+# together ~1 s less a sprint. The harness's variant and import-watching runs use them too.
 GRADED_RUN_OPTIONS = ("-p", "no:warnings", "-p", "no:logging", "--assert=plain")
 
 

@@ -4,21 +4,19 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from grader import catalog, cli, layout, report, runner
+from grader import catalog, cli, layout, new, report, runner
 from grader.catalog import ROOT
 from tests.harness.conftest import grade, run_sprints_watching_imports
 
 
-def manifest_entries(sprint: str) -> list[str]:
+def manifest_entries(sprint: str, root: Path = ROOT) -> list[str]:
     """The kata ids of a sprint's katas.toml, in the order of their tables in the file."""
-    text = layout.manifest_file(sprint).read_text()
-    return [
-        f"{sprint}.{module}.{name}"
-        for module, name in re.findall(r"^\[(\w+)\.(\w+)\][ \t]*(?:#.*)?$", text, re.MULTILINE)
-    ]
+    text = layout.manifest_file(sprint, root).read_text()
+    return [f"{sprint}.{module}.{name}" for module, name in new.ENTRY.findall(text)]
 
 
 @pytest.mark.parametrize("sprint", catalog.sprints())

@@ -3,13 +3,13 @@ of the project looks for them: in a copy of the project, a kata added to a modul
 middle of a sprint, a new module, and a new sprint."""
 
 import json
-import re
 import subprocess
 import sys
 
 import pytest
 
 from tests.harness.conftest import copy_project
+from tests.harness.test_cli import manifest_entries
 
 COPIED = ("grader", "solutions", "exercises", "tests", "SYLLABUS.md", "pyproject.toml")
 CATALOG = (  # every sprint's kata ids, in the catalog's order, as JSON
@@ -35,12 +35,6 @@ def new(project, kata: str) -> str:
     return proc.stdout
 
 
-def manifest_ids(project, sprint: str) -> list[str]:
-    text = (project / "tests" / sprint / "katas.toml").read_text()
-    found = re.findall(r"^\[(\w+)\.(\w+)\][ \t]*(?:#.*)?$", text, re.MULTILINE)
-    return [f"{sprint}.{module}.{name}" for module, name in found]
-
-
 def catalog_ids(project) -> dict[str, list[str]]:
     proc = python(project, "-c", CATALOG)
     assert proc.returncode == 0, proc.stderr
@@ -53,7 +47,7 @@ def test_a_kata_in_a_middle_module_is_listed_where_the_catalog_puts_it(project):
     new(project, "sprint3.functional.swish")
     ids = catalog_ids(project)["sprint3"]
     assert "sprint3.functional.swish" in ids
-    assert manifest_ids(project, "sprint3") == ids
+    assert manifest_entries("sprint3", project) == ids
     assert "def swish(" in (project / "solutions/sprint3/functional.py").read_text()
     assert (
         'raise NotImplementedError("sprint3.functional.swish")'
@@ -73,7 +67,7 @@ def test_a_new_module_and_a_new_sprint(project):
     assert ids["sprint3"][-1] == "sprint3.extras.thing"
     assert ids["sprint9"] == ["sprint9.widgets.Widget"]
     for sprint in ("sprint3", "sprint9"):
-        assert manifest_ids(project, sprint) == ids[sprint]
+        assert manifest_entries(sprint, project) == ids[sprint]
     assert "[sprint]" in (project / "tests/sprint9/katas.toml").read_text()
     assert (project / "tests/sprint9/__init__.py").exists()
 

@@ -5,9 +5,9 @@ Two halves, kept apart on purpose:
 * the trusted parent (`grader.cli`, `grader.runner`, `grader.report`, `grader.catalog`,
   and the learner's other commands) uses the standard library only, never imports torch
   or learner code, and survives whatever the learner's code does;
-* the pytest child (the `grader.plugin` package, `grader.target`, `grader.checks`,
-  `grader.guard`, `grader.audit`, `grader.variants`) imports the target tree, runs the
-  tests and streams one result per test back.
+* the pytest child (`grader.child`, its entry point, the `grader.plugin` package,
+  `grader.target`, `grader.checks`, `grader.guard`, `grader.audit`, `grader.variants`)
+  imports the target tree, runs the tests and streams one result per test back.
 
 Both take what they share from `grader.layout`: where each file lives, the statuses, the
 default time limit and the message cap.

@@ -122,9 +122,15 @@ def _tail(fd: int) -> str:
     return clean(data.decode(errors="replace")).strip()
 
 
+def child_command(args: list[str]) -> list[str]:
+    """The command line of a grading child: `python -m pytest ARGS` as grader.child runs
+    it, with the garbage collector held off while torch and the tests are imported."""
+    return [sys.executable, "-m", "grader.child", *args]
+
+
 def spawn(args: list[str], env: dict[str, str], stderr) -> subprocess.Popen:
-    """Start `python -m pytest ARGS` in a new process group that dies with this process,
-    under the limits its environment names (Limits.from_env).
+    """Start a grading child (child_command) in a new process group that dies with this
+    process, under the limits its environment names (Limits.from_env).
 
     Another launcher (grader.forkserver's) may stand in: it takes the same arguments and
     returns an object with `pid`, `poll()`, `wait()` and `returncode`, like Popen's, and
@@ -136,7 +142,7 @@ def spawn(args: list[str], env: dict[str, str], stderr) -> subprocess.Popen:
         processes.apply_limits(rlimits)
 
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", *args],
+        child_command(args),
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

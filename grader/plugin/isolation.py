@@ -2,7 +2,9 @@
 
 A session that grades (every test it runs is a kata's) first pins the target, reads the
 katas' contracts and installs grader.audit's hook, before any learner code runs
-(grader.plugin.settings.guard_grading).
+(grader.plugin.settings.guard_grading). A grading child starts with the garbage collector
+off (grader.child): here, before any learner code, what was imported is frozen and the
+collector turned back on.
 
 Around each graded test:
 * setup imports the kata's module (a failure there is that test's error) and puts every
@@ -18,6 +20,7 @@ Around each graded test:
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -31,6 +34,9 @@ from grader.plugin.state import STATE
 
 
 def pytest_collection_finish(session):
+    if not gc.isenabled():  # held off by grader.child while torch and the tests imported
+        gc.freeze()  # what they made lives as long as the process: no collection walks it
+        gc.enable()  # learner code runs with the collector on, as anywhere else
     state = session.config.stash[STATE]
     torch = sys.modules.get("torch")
     if torch is not None:  # before any learner code has run

@@ -24,6 +24,13 @@ STUBBORN_LOOP = (
 TENSORS = [k for k in SPRINT1 if k.startswith("sprint1.tensors.")]
 AUTOGRAD = [k for k in SPRINT1 if k.startswith("sprint1.autograd.")]
 FIRST_NETWORK = [k for k in SPRINT1 if k.startswith("sprint1.first_network.")]
+# Learner code runs with the garbage collector on, as anywhere else; what torch and the
+# tests made at import is frozen (grader.child holds the collector off until then).
+GARBAGE_COLLECTED = (
+    "import gc\n"
+    "if not gc.isenabled() or gc.get_freeze_count() < 100_000:\n"
+    "    raise RuntimeError(f'collector on: {gc.isenabled()}, frozen: {gc.get_freeze_count()}')"
+)
 
 # kata → (code run first when it is called, the status it must get)
 IN_A_KATA = {
@@ -40,6 +47,7 @@ IN_A_KATA = {
         "passed",  # printing is allowed; the kata is still right
     ),
     "sprint1.tensors.pick_device": ("torch.set_default_dtype(torch.float64)", "failed"),
+    "sprint1.autograd.derivative": (GARBAGE_COLLECTED, "passed"),
     "sprint1.autograd.gradient": ("raise ValueError('boom')", "error"),
     "sprint1.autograd.mse_grads": ("return None", "failed"),
     "sprint1.autograd.minimize": ("import os; os._exit(1)", "error"),
@@ -160,6 +168,10 @@ def test_default_dtype_left_changed_by_a_kata(faults_in_katas):
 
 def test_grad_mode_seed_and_threads_left_changed(faults_in_katas):
     check_in_a_kata(faults_in_katas, "sprint1.first_network.count_params", "gradient recording")
+
+
+def test_learner_code_runs_with_the_garbage_collector_on(faults_in_katas):
+    check_in_a_kata(faults_in_katas, "sprint1.autograd.derivative")
 
 
 def test_error_and_failure_are_told_apart(faults_in_katas):

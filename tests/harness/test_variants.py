@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -56,17 +55,16 @@ def run_variants(sprints: list[str], out: Path) -> dict:
     for name in ("KATA_ROOT", *XDIST_VARIABLES):
         env.pop(name, None)  # the reference's tree; a run of its own, not an xdist worker's
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *(f"tests/{sprint}" for sprint in sprints),
-            "-q",
-            "--tb=line",
-            *runner.GRADED_RUN_OPTIONS,  # as a grade runs them: the same messages
-            "--kata-variants",
-            str(out),
-        ],
+        runner.child_command(  # as a grade runs them: the same messages
+            [
+                *(f"tests/{sprint}" for sprint in sprints),
+                "-q",
+                "--tb=line",
+                *runner.GRADED_RUN_OPTIONS,
+                "--kata-variants",
+                str(out),
+            ]
+        ),
         cwd=ROOT,
         env=env,
         capture_output=True,

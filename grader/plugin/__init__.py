@@ -23,7 +23,8 @@ One module a job:
 * `isolation`: the target imported, globals reset and checked, the forbidden-call
   guard (steps 1, 2 and 4), from the test's phases;
 * `settings`: the global state a kata might change (torch's settings and seeds, the
-  import system, the namespaces the checks rely on), kept and put back;
+  import system), kept and put back;
+* `namespaces`: the functions and classes the checks rely on, kept and put back;
 * `escapes`: the time limit, and escapes made errors (steps 3 and 4);
 * `outcomes`: a test's status and message from its reports (step 5);
 * `diagnosis`: the known mistakes and alternatives run in a kata's place;
@@ -31,8 +32,8 @@ One module a job:
 
 The five with hooks are pytest plugins of their own: pytest registers the modules that
 a plugin module names in `pytest_plugins` along with it, so `-p grader.plugin` brings
-them all in (`state`, `settings` and `escapes` have no hooks; the others import them).
-They are imported here too, so that importing this package, as grader.forkserver does
+them all in (`state`, `settings`, `namespaces` and `escapes` have no hooks; the others
+import them). They are imported here too, so that importing this package, as grader.forkserver does
 ahead of its forks, loads all of the plugin's code.
 """
 

@@ -529,9 +529,9 @@ def test_only_a_mark_skips_a_graded_test():
 def test_torch_replaced_is_put_back_and_torchs_own_changes_are_not(monkeypatch):
     import torch
 
-    from grader.plugin.settings import _Namespace
+    from grader.plugin.namespaces import Namespace
 
-    kept, tensor = _Namespace(torch), _Namespace(torch.Tensor)
+    kept, tensor = Namespace(torch), Namespace(torch.Tensor)
     isclose = torch.isclose
     monkeypatch.setattr(torch, "Storage", torch.DoubleStorage)  # as set_default_dtype does
     assert kept.put_back() == ""

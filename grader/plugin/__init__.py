@@ -33,8 +33,8 @@ One module a job:
 The five with hooks are pytest plugins of their own: pytest registers the modules that
 a plugin module names in `pytest_plugins` along with it, so `-p grader.plugin` brings
 them all in (`state`, `settings`, `namespaces` and `escapes` have no hooks; the others
-import them). They are imported here too, so that importing this package, as grader.forkserver does
-ahead of its forks, loads all of the plugin's code.
+import them). They are imported here too, so that importing this package, as
+grader.forkserver does ahead of its forks, loads all of the plugin's code.
 """
 
 from grader.plugin import collection, diagnosis, isolation, outcomes, protocol

@@ -459,10 +459,8 @@ EVAL_DROPOUT = (
 )
 
 
-def check_dropout_modes(make, x: Tensor, oracle, where: str) -> None:
+def check_dropout_modes(model: nn.Module, x: Tensor, oracle, where: str) -> None:
     """With dropout > 0: eval is deterministic and right; train differs from eval."""
-    torch.manual_seed(0)
-    model = randomize_(make(), 5)
     model.eval()
     with torch.no_grad():
         e1, e2 = model(x), model(x)
@@ -597,9 +595,9 @@ class TestAttentionHead:
 
     def test_dropout_train_vs_eval(self):
         x = seeded(2, 8, 16, seed=8)
-        check_dropout_modes(
-            lambda: make_head(dropout=0.5), x, head_oracle, self.where(x, dropout=0.5)
-        )
+        torch.manual_seed(0)
+        head = randomize_(make_head(dropout=0.5), 5)
+        check_dropout_modes(head, x, head_oracle, self.where(x, dropout=0.5))
 
     def test_constants_are_buffers(self):
         check_constants_are_buffers(make_head(), self.where())
@@ -739,12 +737,9 @@ class TestMultiHeadAttention:
 
     def test_dropout_train_vs_eval(self):
         x = seeded(2, 8, 16, seed=8)
-        check_dropout_modes(
-            lambda: make_mha(dropout=0.5),
-            x,
-            lambda m, x: mha_oracle(m, x, 4),
-            self.where(x, dropout=0.5),
-        )
+        torch.manual_seed(0)
+        mha = randomize_(make_mha(dropout=0.5), 5)
+        check_dropout_modes(mha, x, lambda m, x: mha_oracle(m, x, 4), self.where(x, dropout=0.5))
 
     def test_n_embd_not_divisible_raises(self):
         def build():

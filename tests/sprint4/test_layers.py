@@ -28,7 +28,11 @@ from grader.checks import (
     needs_cuda,
 )
 from tests.kata_helpers import F32_TOL, kata_call, seeded
-from tests.sprint4.test_attention import EVAL_DROPOUT, check_follows_device, check_follows_double
+from tests.sprint4.test_attention import (
+    check_dropout_modes,
+    check_follows_device,
+    check_follows_double,
+)
 
 layers = target_module("sprint4.layers")
 
@@ -78,31 +82,6 @@ def check_linear(module, name, n_in, n_out, bias, where, width_mistake="") -> nn
             else width_mistake,
         )
     return layer
-
-
-def check_dropout_modes(model, x: Tensor, oracle, where: str) -> None:
-    """With dropout > 0: eval is deterministic and right; train differs from eval."""
-    model.eval()
-    with torch.no_grad():
-        e1, e2 = model(x), model(x)
-    check_close(
-        e2,
-        e1,
-        where + " in eval mode, called twice",
-        rtol=0,
-        atol=0,
-        mistake=EVAL_DROPOUT,
-    )
-    check_close(e1, oracle(model, x).float(), where + " in eval mode", **F32_TOL)
-    model.train()
-    with torch.no_grad():
-        t = model(x)
-    if torch.allclose(t, e1):
-        fail(
-            where,
-            "in training mode with dropout=0.5 the output equals eval mode's",
-            "the nn.Dropout layers are built but never applied in forward",
-        )
 
 
 # --- sinusoidal_positions -----------------------------------------------------------------

@@ -14,6 +14,7 @@
   `kata_call.then(".generate")(idx, 5)` names a method or a step after the kata's name
   ('sprint5.gpt.GPT.generate(...)'), and `kata_call.name` is the kata's id alone.
 - `seeded` and `seeded_generator`: reproducible inputs.
+- `error_of` and `check_count`: a call's exception, and a count that must be a Python int.
 - The tolerances that more than one sprint uses, each with its reason. A kata whose
   numbers need a tolerance of their own keeps it next to its tests, with its reason.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from grader.checks import call_text
+from grader.checks import call_text, describe, fail
 
 # --- the kata under test ----------------------------------------------------------------
 
@@ -97,6 +98,36 @@ def seeded(
     if shift != 0.0:
         x = x + shift
     return x.to(dtype)
+
+
+# --- what more than one sprint checks alike ---------------------------------------------
+
+
+def error_of(call) -> Exception | None:
+    """The exception call() raises, or None when it returns (a stub's NotImplementedError
+    goes on up, so that the test reports the kata not started)."""
+    try:
+        call()
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        return exc
+    return None
+
+
+def check_count(got, want: int, where: str, mistake: str = "") -> None:
+    """`got` is the Python int `want` (a count of parameters or scalars); `mistake` names
+    what gives the `got` that came back."""
+    if isinstance(got, Tensor):
+        fail(
+            where,
+            f"returned a Tensor ({describe(got)}), expected a Python int",
+            "the sizes were added up as a tensor instead of as Python ints",
+        )
+    if not isinstance(got, int) or isinstance(got, bool):
+        fail(where, f"returned {type(got).__name__} {got!r}, expected a Python int")
+    if got != want:
+        fail(where, f"got {got}, expected {want}", mistake)
 
 
 # --- tolerances -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from grader.checks import (
     likely_mistake,
     rng_state,
 )
-from tests.kata_helpers import F32_TOL, kata_call, seeded_generator
+from tests.kata_helpers import F32_TOL, check_count, kata_call, seeded_generator
 
 first_network = target_module("sprint1.first_network")
 
@@ -316,19 +316,6 @@ def _count_where(params) -> str:
     return kata_call(_params_text(params))
 
 
-def _check_count(got, want: int, where: str, mistake: str = "") -> None:
-    if isinstance(got, Tensor):
-        fail(
-            where,
-            f"returned a Tensor ({describe(got)}), expected a Python int",
-            "the sizes were added up as a tensor instead of as Python ints",
-        )
-    if not isinstance(got, int) or isinstance(got, bool):
-        fail(where, f"returned {type(got).__name__} {got!r}, expected a Python int")
-    if got != want:
-        fail(where, f"got {got}, expected {want}", mistake)
-
-
 @kata("count_params")
 class TestCountParams:
     def test_xor_network(self):
@@ -339,7 +326,7 @@ class TestCountParams:
             "counted the rows of each tensor (its len), not all the scalars in it"
         )
         slips[10 + 8 + 9 + 1] = "added the sizes of the dims instead of multiplying them"
-        _check_count(got, 2 * 8 + 8 + 8 * 1 + 1, _count_where(params), slips.get(got, ""))
+        check_count(got, 2 * 8 + 8 + 8 * 1 + 1, _count_where(params), slips.get(got, ""))
 
     def test_any_tensors(self):
         params = {
@@ -352,10 +339,10 @@ class TestCountParams:
         slips = {4: "counted the tensors, not the scalars in them"}
         slips[1] = "counted only the tensors that require grad; every tensor counts"
         slips[40 + 1 + 24] = "left out a tensor that does not require grad; every tensor counts"
-        _check_count(got, 40 + 1 + 24 + 7, _count_where(params), slips.get(got, ""))
+        check_count(got, 40 + 1 + 24 + 7, _count_where(params), slips.get(got, ""))
 
     def test_empty(self):
-        _check_count(first_network.count_params({}), 0, _count_where({}))
+        check_count(first_network.count_params({}), 0, _count_where({}))
 
 
 # --- sgd_step -----------------------------------------------------------------------------

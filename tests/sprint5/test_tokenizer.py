@@ -11,20 +11,9 @@ import re
 
 from grader import kata, target_module
 from grader.checks import check_global_rngs, expect_raises, fail, global_rngs
-from tests.kata_helpers import kata_call
+from tests.kata_helpers import error_of, kata_call
 
 tokenizer = target_module("sprint5.tokenizer")
-
-
-def error_of(call) -> Exception | None:
-    """The exception call() raises, or None when it returns."""
-    try:
-        call()
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        return exc
-    return None
 
 
 def text_call(call, where: str):

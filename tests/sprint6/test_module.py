@@ -18,20 +18,9 @@ from torch import nn
 
 from grader import kata, target_module
 from grader.checks import Shown, Snapshot, check_close, describe, expect_raises, fail
-from tests.kata_helpers import kata_call, seeded
+from tests.kata_helpers import error_of, kata_call, seeded
 
 module = target_module("sprint6.module")
-
-
-def error_of(call) -> Exception | None:
-    """The exception call() raises, or None when it returns."""
-    try:
-        call()
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        return exc
-    return None
 
 
 def sgd_step(opt: torch.optim.SGD) -> None:

@@ -377,7 +377,9 @@ def randomize_(module: nn.Module, seed: int) -> nn.Module:
     return module
 
 
-def check_linear(module, name, n_in, n_out, bias, where) -> nn.Linear:
+def check_linear(module, name, n_in, n_out, bias, where, width_mistake="") -> nn.Linear:
+    """`module.<name>` is nn.Linear(n_in, n_out, bias=bias); `width_mistake` names the
+    mistake that gives a layer of other sizes."""
     layer = getattr(module, name, None)
     if not isinstance(layer, nn.Linear):
         fail(
@@ -394,7 +396,7 @@ def check_linear(module, name, n_in, n_out, bias, where) -> nn.Linear:
             f"Linear(in={n_in}, out={n_out}, bias={bias})",
             "the bias flag is not passed on to every nn.Linear (whose own default is a bias)"
             if got[:2] == (n_in, n_out)
-            else "",
+            else width_mistake,
         )
     return layer
 

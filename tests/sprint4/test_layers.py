@@ -32,6 +32,7 @@ from tests.sprint4.test_attention import (
     check_dropout_modes,
     check_follows_device,
     check_follows_double,
+    check_linear,
 )
 
 layers = target_module("sprint4.layers")
@@ -60,28 +61,6 @@ def ln64(x: Tensor, ln, eps=1e-5) -> Tensor:
 
 
 MLP_WIDTH = "a hidden layer of another width: GPT-2's MLP widens to 4·n_embd and back"
-
-
-def check_linear(module, name, n_in, n_out, bias, where, width_mistake="") -> nn.Linear:
-    layer = getattr(module, name, None)
-    if not isinstance(layer, nn.Linear):
-        fail(
-            where,
-            f"has no nn.Linear named `{name}` (found {describe(layer)})",
-            "the layer is missing or kept under another name: the grader finds it by the "
-            "name the contract gives",
-        )
-    got = (layer.in_features, layer.out_features, layer.bias is not None)
-    if got != (n_in, n_out, bias):
-        fail(
-            where,
-            f"{name} is Linear(in={got[0]}, out={got[1]}, bias={got[2]}), expected "
-            f"Linear(in={n_in}, out={n_out}, bias={bias})",
-            "the bias flag is not passed on to every nn.Linear (whose own default is a bias)"
-            if got[:2] == (n_in, n_out)
-            else width_mistake,
-        )
-    return layer
 
 
 # --- sinusoidal_positions -----------------------------------------------------------------

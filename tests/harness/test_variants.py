@@ -89,55 +89,55 @@ def runs_of(sprints: list[str], workers: int) -> list[list[str]]:
 
 class VariantRuns:
     """The variant runs of one session, shared by its xdist workers through `folder`:
-    <share>.json is a finished run, <share>.lock is held while one is made. A worker
+    <run>.json is a finished run, <run>.lock is held while one is made. A worker
     that finds the run it needs taken makes one nobody has started, then waits."""
 
     def __init__(self, folder: Path, runs: list[list[str]]):
         self.folder = folder
-        self.share = {sprint: "+".join(run) for run in runs for sprint in run}
+        self.run_of = {sprint: "+".join(run) for run in runs for sprint in run}
         self.size = {"+".join(run): sum(sprint_of(v) in run for v in ALL) for run in runs}
-        self.loaded: dict[str, dict] = {}  # by share
+        self.loaded: dict[str, dict] = {}  # by run
 
     def of(self, variant: variants.Variant) -> dict:
         sprint = sprint_of(variant)
-        if sprint not in self.share:
-            chosen = ",".join(self.share)
+        if sprint not in self.run_of:
+            chosen = ",".join(self.run_of)
             pytest.skip(f"KATA_VARIANT_SPRINTS={chosen} leaves {sprint} out")
-        share = self.share[sprint]
-        while share not in self.loaded:
-            if self._make(share, wait=False):
+        run = self.run_of[sprint]
+        while run not in self.loaded:
+            if self._make(run, wait=False):
                 break
-            others = [s for s in set(self.share.values()) if not self._done(s)]
-            others.sort(key=lambda s: (-self.size[s], s))  # the longest runs first
+            others = [r for r in set(self.run_of.values()) if not self._done(r)]
+            others.sort(key=lambda r: (-self.size[r], r))  # the longest runs first
             if not any(self._make(other, wait=False) for other in others):
-                self._make(share, wait=True)  # every run is taken: wait for this one
-        if "failed" in self.loaded[share]:  # said by each of its tests, never run again
-            pytest.fail(self.loaded[share]["failed"], pytrace=False)
-        return self.loaded[share][variant.id]
+                self._make(run, wait=True)  # every run is taken: wait for this one
+        if "failed" in self.loaded[run]:  # said by each of its tests, never run again
+            pytest.fail(self.loaded[run]["failed"], pytrace=False)
+        return self.loaded[run][variant.id]
 
-    def _done(self, share: str) -> bool:
-        return share in self.loaded or (self.folder / f"{share}.json").exists()
+    def _done(self, run: str) -> bool:
+        return run in self.loaded or (self.folder / f"{run}.json").exists()
 
-    def _make(self, share: str, *, wait: bool) -> bool:
-        """Load the share's run, making it first if no one has: False when another worker
+    def _make(self, run: str, *, wait: bool) -> bool:
+        """Load the run, making it first if no one has: False when another worker
         holds it (and `wait` is False)."""
-        fd = os.open(self.folder / f"{share}.lock", os.O_CREAT | os.O_RDWR)
+        fd = os.open(self.folder / f"{run}.lock", os.O_CREAT | os.O_RDWR)
         try:
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
                 except BlockingIOError:
                     return False
-            done = self.folder / f"{share}.json"
+            done = self.folder / f"{run}.json"
             if not done.exists():
                 try:
-                    made = run_variants(share.split("+"), self.folder / f"{share}.out")
+                    made = run_variants(run.split("+"), self.folder / f"{run}.out")
                 except Exception as exc:  # a hang, say: its tests fail, the run is not retried
-                    made = {"failed": f"the variant run of {share}: {exc!r}"}
-                partial = self.folder / f"{share}.{os.getpid()}.tmp"
+                    made = {"failed": f"the variant run of {run}: {exc!r}"}
+                partial = self.folder / f"{run}.{os.getpid()}.tmp"
                 partial.write_text(json.dumps(made))
                 os.replace(partial, done)  # whole or absent, for the other workers
-            self.loaded[share] = json.loads(done.read_text())
+            self.loaded[run] = json.loads(done.read_text())
             return True
         finally:
             os.close(fd)  # and with it the lock
@@ -145,7 +145,7 @@ class VariantRuns:
 
 @pytest.fixture(scope="session")
 def outcomes(request, tmp_path_factory):
-    """outcomes(variant): its tests' results, from the variant run of its sprint's share.
+    """outcomes(variant): its tests' results, from the variant run of its sprint.
     KATA_VARIANT_SPRINTS=sprint4,sprint5 skips the other sprints' variants (a quicker loop
     while editing)."""
     base, workers = tmp_path_factory.getbasetemp(), 1

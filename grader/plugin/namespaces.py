@@ -14,9 +14,8 @@ from types import FunctionType, ModuleType
 
 
 def relied_on() -> list:
-    """The modules and classes whose functions the checks and the tests call: replacing
-    one (torch.isclose, torch.Tensor.__ne__, builtins.abs, a test's oracle, grader.checks.
-    fail) would change what every comparison says."""
+    """The modules and classes whose functions the checks and the tests call: torch's,
+    Python's builtins and math, numpy, and every module of the grader and the tests."""
     import builtins
     import math
 
